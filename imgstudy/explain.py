@@ -3,23 +3,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, ScoreCAM  # noqa: E402
-from pytorch_grad_cam.utils.image import show_cam_on_image  # noqa: E402
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
-from torch import nn  # noqa: E402
+from imgstudy.registry import Registry
 
-from imgstudy.registry import Registry  # noqa: E402
-
-CAM_METHODS: Registry[type] = Registry("CAM method")
-CAM_METHODS.register("gradcam")(GradCAM)
-CAM_METHODS.register("gradcam++")(GradCAMPlusPlus)
-CAM_METHODS.register("scorecam")(ScoreCAM)
+# Names -> pytorch-grad-cam classes, imported on use: the library takes seconds to import
+# and every stage validates params (which checks these names).
+CAM_METHODS: Registry[str] = Registry("CAM method")
+CAM_METHODS.register("gradcam")("GradCAM")
+CAM_METHODS.register("gradcam++")("GradCAMPlusPlus")
+CAM_METHODS.register("scorecam")("ScoreCAM")
 
 
 def first_per_class(labels: np.ndarray, num_classes: int, per_class: int) -> dict[int, np.ndarray]:
@@ -29,13 +24,18 @@ def first_per_class(labels: np.ndarray, num_classes: int, per_class: int) -> dic
 
 def cam_maps(model: nn.Module, layer: nn.Module, x: torch.Tensor, targets: list[int], method: str) -> np.ndarray:
     """(B, C, H, W) normalized input -> (B, H, W) activation maps in [0, 1] for the target classes."""
+    import pytorch_grad_cam
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
     model.eval()
-    with CAM_METHODS[method](model=model, target_layers=[layer]) as cam:
+    with getattr(pytorch_grad_cam, CAM_METHODS[method])(model=model, target_layers=[layer]) as cam:
         return cam(input_tensor=x, targets=[ClassifierOutputTarget(t) for t in targets])
 
 
 def overlay(image_u8: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(H, W, C) uint8 image and (H, W) map in [0, 1] -> (H, W, 3) uint8 heat-map overlay."""
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
     rgb = image_u8.astype(np.float32) / 255
     if rgb.shape[-1] == 1:
         rgb = np.repeat(rgb, 3, axis=-1)
@@ -44,6 +44,11 @@ def overlay(image_u8: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def plot_class_grid(path: Path, images: np.ndarray, masks: np.ndarray, titles: list[str], heading: str) -> None:
     """Top row the images, bottom row their overlays; one column per sample."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display on servers
+    import matplotlib.pyplot as plt
+
     n = len(images)
     fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 3.8), squeeze=False)
     for i in range(n):

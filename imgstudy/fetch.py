@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import time
 import urllib.error
@@ -64,7 +65,7 @@ def download(url: str, dest: Path, sha256: str | None, retries: int = 4, backoff
                 break
             if e.code < 500 or attempt == retries:
                 raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
-        except (urllib.error.URLError, OSError, DownloadError) as e:
+        except (urllib.error.URLError, OSError, http.client.HTTPException, DownloadError) as e:
             if attempt == retries:
                 raise DownloadError(f"{url}: failed after {retries + 1} attempts: {e}") from None
         time.sleep(backoff * 2**attempt)

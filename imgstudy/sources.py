@@ -104,10 +104,10 @@ class IdxDataset:
         return origin
 
     def _download(self, dest: Path) -> dict:
-        fetched = {}
+        fetched, failed = {}, set()  # a mirror that failed once is not asked again
         for filename, sha in self.files.values():
             errors = []
-            for mirror in self.mirrors:
+            for mirror in [m for m in self.mirrors if m not in failed]:
                 url = mirror.rstrip("/") + "/" + filename + ".gz"
                 try:
                     download(url, dest / (filename + ".gz"), sha)
@@ -115,6 +115,7 @@ class IdxDataset:
                     break
                 except DownloadError as e:
                     errors.append(str(e))
+                    failed.add(mirror)
             else:
                 raise SourceError(f"dataset {self.name!r}: every mirror failed:\n  " + "\n  ".join(errors))
         return fetched

@@ -1,0 +1,69 @@
+"""Shared test helpers: the project root, and a copy of the project in a temporary git repo."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "imgstudy", "stages", ".dvc/config", ".dvc/.gitignore",
+                 ".dvcignore", ".gitignore"]
+
+
+def project_env() -> dict:
+    """The environment stages run in: this interpreter's bin first, DVC offline and quiet."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.update(DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
+               GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
+    return env
+
+
+def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=project_env(), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def edit_params(repo: Path, changes: dict[str, object]) -> None:
+    """Set dotted keys (e.g. 'train.epochs') in the repo's params.yaml."""
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        node = params
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+# Tiny but learnable: 1,500 MNIST digits, 3 short epochs (~100 steps).
+TINY = {"preprocess.max_samples": 1500, "train.epochs": 3, "train.batch_size": 32,
+        "evaluate.batch_size": 256, "explain.per_class": 2}
+
+
+@pytest.fixture
+def tiny_repo(tmp_path: Path) -> Path:
+    """The project copied into a fresh git repo with shrunk params, committed."""
+    repo = tmp_path / "study"
+    repo.mkdir()
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        dst = repo / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dst)
+    edit_params(repo, TINY)
+    sh(repo, "git", "init", "-q", "-b", "main")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "tiny study")
+    return repo

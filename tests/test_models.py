@@ -1,0 +1,49 @@
+"""Every registered model: forward and backward on a tiny batch; the MNIST CNN exactly as specified."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from imgstudy.models import MODELS, build_model
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("channels", [1, 3])
+def test_forward_backward_shapes_and_finite(name: str, channels: int) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, channels, num_classes=7, image_size=32)
+    x = torch.randn(4, channels, 32, 32)
+    out = model(x)
+    assert out.shape == (4, 7)
+    assert torch.isfinite(out).all()
+    out.sum().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def conv_bn(c_in: int, c_out: int) -> int:
+    return (c_in * 9 * c_out + c_out) + 2 * c_out  # conv 3x3 weights + bias, BN scale + shift
+
+
+def test_mnist_cnn_is_the_studys_architecture() -> None:
+    model = build_model("mnist_cnn", 1, 10, 28)
+    blocks = sum(conv_bn(a, b) + conv_bn(b, b) for a, b in [(1, 32), (32, 64), (64, 128)])
+    head = (128 * 3 * 3 * 512 + 512) + 2 * 512 + (512 * 512 + 512) + 2 * 512 + (512 * 10 + 10)
+    assert sum(p.numel() for p in model.parameters()) == blocks + head == 1_147_498
+    dropouts = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert dropouts == [0.3, 0.3, 0.3, 0.25, 0.5]
+    assert [m.kernel_size for m in model.modules() if isinstance(m, nn.MaxPool2d)] == [2, 2, 2]
+
+
+def test_cam_layer_is_the_last_feature_map() -> None:
+    model = build_model("mnist_cnn", 1, 10, 28).eval()
+    shapes = []
+    model.cam_layer.register_forward_hook(lambda m, i, o: shapes.append(o.shape) and None)
+    model(torch.zeros(2, 1, 28, 28))
+    assert shapes == [(2, 128, 7, 7)]
+
+
+def test_unknown_model_lists_choices() -> None:
+    with pytest.raises(KeyError, match="mnist_cnn"):
+        build_model("nope", 1, 10, 28)

@@ -1,0 +1,44 @@
+"""Stratified splits and subsets: disjoint, complete, proportional, reproducible."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imgstudy.split import split_indices, stratified_subset
+
+LABELS = np.repeat(np.arange(4), [400, 300, 200, 100])  # imbalanced on purpose
+OFFICIAL = np.where(np.arange(1000) % 5 == 0, "test", "train")
+
+
+def test_official_test_is_kept_and_val_is_stratified() -> None:
+    parts = split_indices(LABELS, OFFICIAL, "official", 0.25, 0.1, seed=1)
+    assert np.array_equal(parts["test"], np.flatnonzero(OFFICIAL == "test"))
+    assert len(parts["val"]) == 200 and len(parts["train"]) == 600
+    assert np.bincount(LABELS[parts["val"]]).tolist() == [80, 60, 40, 20]
+    every = np.concatenate(list(parts.values()))
+    assert sorted(every.tolist()) == list(range(1000))  # disjoint and complete
+
+
+def test_fraction_mode_cuts_a_stratified_test_set() -> None:
+    parts = split_indices(LABELS, OFFICIAL, "fraction", 0.1, 0.2, seed=1)
+    assert np.bincount(LABELS[parts["test"]]).tolist() == [80, 60, 40, 20]
+    assert len(np.intersect1d(parts["test"], parts["train"])) == 0
+
+
+def test_same_seed_same_split_other_seed_other_split() -> None:
+    a = split_indices(LABELS, OFFICIAL, "official", 0.1, 0.1, seed=7)
+    b = split_indices(LABELS, OFFICIAL, "official", 0.1, 0.1, seed=7)
+    c = split_indices(LABELS, OFFICIAL, "official", 0.1, 0.1, seed=8)
+    assert np.array_equal(a["val"], b["val"]) and not np.array_equal(a["val"], c["val"])
+
+
+def test_official_mode_without_a_test_split_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no official test split; use 'fraction'"):
+        split_indices(LABELS, np.full(1000, "train"), "official", 0.1, 0.1, seed=0)
+
+
+def test_subset_keeps_label_and_official_proportions() -> None:
+    keep = stratified_subset(LABELS, OFFICIAL, 100, seed=0)
+    assert len(keep) == 100 and np.all(np.diff(keep) > 0)
+    assert np.bincount(LABELS[keep]).tolist() == [40, 30, 20, 10]
+    assert (OFFICIAL[keep] == "test").sum() == 20
