@@ -135,7 +135,8 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tuple[t
         model.train()
         loss_sum, correct = 0.0, 0
         bar = tqdm(batches(*train, cfg.batch_size, generator), total=steps_per_epoch,
-                   desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2)
+                   desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2,
+                   disable=None)  # None: a bar on terminals, nothing in logs
         for x, y in bar:
             x, y = norm(x.to(device), cfg.channels_last), y.to(device)
             logits = model(x)
