@@ -1,8 +1,8 @@
 """A trained model on disk: weights plus everything needed to use it again.
 
-The checkpoint records the architecture, the input it expects (size, channels,
-normalization), the class names and the full params that produced it, so evaluate,
-explain and any later predict tool never re-type preprocessing settings.
+The card records the architecture and its options, the input it expects (channels,
+normalization, memory format), the class names and the full params that produced it,
+so evaluate, explain and any later predict tool never re-type preprocessing settings.
 """
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from imgstudy.engine import Normalizer
+from imgstudy.inputs import Inputs
 from imgstudy.models import build_model
 
 
 @dataclass(frozen=True)
 class ModelCard:
     model: str
-    in_channels: int
+    model_options: dict
     image_size: int
     classes: list[str]
-    norm: Normalizer
-    channels_last: bool
+    inputs: Inputs
+    bf16: bool
     params: dict  # the resolved params of the variant that trained it
     epoch: int
     val_loss: float
@@ -34,8 +34,7 @@ class ModelCard:
 def save(path: Path, model: nn.Module, card: ModelCard) -> None:
     """Write atomically, so an interrupted run never leaves a truncated checkpoint."""
     tmp = Path(str(path) + ".tmp")
-    card_dict = {**asdict(card), "norm": asdict(card.norm)}
-    torch.save({"card": card_dict, "state_dict": model.state_dict()}, tmp)
+    torch.save({"card": asdict(card), "state_dict": model.state_dict()}, tmp)
     os.replace(tmp, path)
 
 
@@ -44,8 +43,12 @@ def load(path: Path, device: torch.device) -> tuple[nn.Module, ModelCard]:
         raise FileNotFoundError(f"{path}: no trained model; run the train stage")
     blob = torch.load(path, map_location=device, weights_only=True)
     raw = blob["card"]
-    card = ModelCard(**{**raw, "norm": Normalizer(tuple(raw["norm"]["mean"]), tuple(raw["norm"]["std"]))})
-    model = build_model(card.model, card.in_channels, len(card.classes), card.image_size)
+    inputs = raw["inputs"]
+    card = ModelCard(**{**raw, "inputs": Inputs(inputs["channels"], tuple(inputs["mean"]), tuple(inputs["std"]),
+                                                inputs["channels_last"])})
+    # Weights come from the checkpoint: never fetch ImageNet weights again to rebuild.
+    options = {**card.model_options, "weights": "none"} if "weights" in card.model_options else card.model_options
+    model = build_model(card.model, card.inputs.channels, len(card.classes), card.image_size, **options)
     model.load_state_dict(blob["state_dict"])
-    memory = torch.channels_last if card.channels_last else torch.contiguous_format
+    memory = torch.channels_last if card.inputs.channels_last else torch.contiguous_format
     return model.to(device=device, memory_format=memory).eval(), card

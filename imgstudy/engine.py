@@ -1,10 +1,19 @@
-"""Training and inference loops, with optimizers, schedulers and losses by name."""
+"""The training loop: phases, early stopping, best-epoch tracking, resume, feature cache.
+
+fit() trains in phases (one normally; two for "head first, then the last N blocks at a
+lower learning rate"). After every epoch it saves a resume state; a run started again
+with the same fingerprint continues from it and ends with the same weights as a run
+that was never interrupted.
+"""
 from __future__ import annotations
 
 import math
+import operator
+import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -12,21 +21,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from imgstudy.registry import Registry
+from imgstudy.augment import Augment
+from imgstudy.inputs import Inputs
+from imgstudy.losses import Loss
+from imgstudy.optim import SCHEDULERS, make_optimizer
 
-OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer")
-OPTIMIZERS.register("adamw")(lambda p, lr, wd: torch.optim.AdamW(p, lr=lr, weight_decay=wd))
-OPTIMIZERS.register("adam")(lambda p, lr, wd: torch.optim.Adam(p, lr=lr, weight_decay=wd))
-OPTIMIZERS.register("sgd")(lambda p, lr, wd: torch.optim.SGD(p, lr=lr, momentum=0.9, weight_decay=wd))
-
-# A scheduler is built from (optimizer, peak lr, total steps) and stepped after every batch.
-SCHEDULERS: Registry[Callable[..., torch.optim.lr_scheduler.LRScheduler | None]] = Registry("scheduler")
-SCHEDULERS.register("none")(lambda opt, lr, steps: None)
-SCHEDULERS.register("onecycle")(lambda opt, lr, steps: torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps))
-SCHEDULERS.register("cosine")(lambda opt, lr, steps: torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps))
-
-LOSSES: Registry[Callable[[], nn.Module]] = Registry("loss")
-LOSSES.register("cross_entropy")(nn.CrossEntropyLoss)
+MONITORS = {"val_loss": operator.lt, "val_acc": operator.gt}  # metric -> "a is better than b"
 
 
 def select_device(name: str) -> torch.device:
@@ -51,52 +51,67 @@ def setup_runtime(seed: int, threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def fast_bf16(device: torch.device) -> bool:
+    """bf16 pays on CUDA (Ampere+) and on CPUs with AMX/AVX512-BF16; elsewhere it is emulated and
+    slower than fp32 (measured here, bench/speed_switches.py: AVX2-only CPUs run it ~10x slower)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.backends.cpu.get_cpu_capability() in ("AVX512_BF16", "AMX")
+
+
+def batches(n: int, batch_size: int, gen: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+    """Index batches over n samples, shuffled when a generator is given."""
+    order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_size: int,
+                   device: torch.device, bf16: bool = False) -> torch.Tensor:
+    """(N, H, W, C) uint8 -> (N, classes) float32 logits, in eval mode."""
+    model.eval()
+    out = []
+    for idx in batches(len(images), batch_size):
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            out.append(model(inputs(images[idx].to(device))).float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
 @dataclass(frozen=True)
-class Normalizer:
-    """Per-channel z-score from uint8 NHWC to float NCHW, fit on the training images."""
+class Phase:
+    """One stretch of training; trainable_blocks=None leaves the model's freezing as built."""
 
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-
-    @classmethod
-    def fit(cls, images: torch.Tensor) -> "Normalizer":  # (N, H, W, C) uint8
-        x = images.reshape(-1, images.shape[-1]).double() / 255
-        return cls(tuple(x.mean(0).tolist()), tuple(x.std(0).clamp_min(1e-6).tolist()))
-
-    def __call__(self, u8: torch.Tensor, channels_last: bool) -> torch.Tensor:
-        mean = torch.tensor(self.mean, device=u8.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=u8.device).view(1, -1, 1, 1)
-        x = u8.permute(0, 3, 1, 2).float().div_(255).sub_(mean).div_(std)  # (B, C, H, W)
-        # permute of NHWC is already channels_last in memory; contiguous() makes it NCHW.
-        return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-
-
-def batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int,
-            generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (uint8 NHWC, labels) batches, shuffled when a generator is given."""
-    order = torch.randperm(len(labels), generator=generator) if generator is not None else torch.arange(len(labels))
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        yield images[idx], labels[idx]
+    epochs: int
+    lr: float
+    trainable_blocks: int | None = None
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    epochs: int
+    phases: tuple[Phase, ...]
     batch_size: int
     optimizer: str
-    lr: float
     weight_decay: float
+    momentum: float
+    nesterov: bool
     scheduler: str
-    loss: str
+    warmup_epochs: int
+    step_size: int
+    gamma: float
+    grad_clip: float  # max gradient norm; 0 = off
+    monitor: str  # val_loss | val_acc
     patience: int
-    channels_last: bool
     seed: int
+    bf16: bool
+    feature_cache: bool  # train the head on cached backbone features when that is exact
+    augment: Augment = field(default_factory=Augment)
 
 
 @dataclass
 class EpochResult:
     epoch: int
+    phase: int
     train_loss: float
     train_acc: float
     val_loss: float
@@ -106,57 +121,141 @@ class EpochResult:
     improved: bool
 
 
+def _frozen_backbone(model: nn.Module) -> bool:
+    blocks = getattr(model, "blocks", None)
+    return blocks is not None and getattr(model, "frozen_blocks", 0) == len(blocks)
+
+
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, norm: Normalizer, batch_size: int,
-                   device: torch.device, channels_last: bool) -> torch.Tensor:
-    """(N, H, W, C) uint8 -> (N, classes) float32 logits, in eval mode."""
+def cached_features(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_size: int,
+                    device: torch.device, bf16: bool) -> torch.Tensor:
+    """(N, H, W, C) uint8 -> (N, width) pooled backbone features, computed once."""
     model.eval()
-    out = [model(norm(x.to(device), channels_last)).float().cpu()
-           for x, _ in batches(images, torch.empty(len(images)), batch_size)]
-    return torch.cat(out) if out else torch.empty(0)
+    pool = nn.Sequential(*list(model.head)[:2])  # AdaptiveAvgPool2d + Flatten
+    out = []
+    for idx in batches(len(images), batch_size):
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            out.append(pool(model.features(inputs(images[idx].to(device)))).float())
+    return torch.cat(out)
+
+
+class _Runner:
+    """What one phase trains: the whole model on images, or only the head on cached features."""
+
+    def __init__(self, model, train, val, inputs, cfg, device):
+        self.cached = cfg.feature_cache and not cfg.augment.active and _frozen_backbone(model)
+        if self.cached:
+            self.net = nn.Sequential(*list(model.head)[2:])  # Dropout + Linear
+            self.train_x = cached_features(model, train[0], inputs, 4 * cfg.batch_size, device, cfg.bf16)
+            self.val_x = cached_features(model, val[0], inputs, 4 * cfg.batch_size, device, cfg.bf16)
+        else:
+            self.net, self.train_x, self.val_x = model, train[0], val[0]
+        self.model, self.inputs, self.cfg, self.device = model, inputs, cfg, device
+        self.train_y, self.val_y = train[1].to(device), val[1].to(device)
+
+    def batch(self, x: torch.Tensor, train: bool, gen: torch.Generator | None) -> torch.Tensor:
+        if self.cached:
+            return x
+        return self.inputs(x.to(self.device), self.cfg.augment if train else None, gen)
+
+    @torch.no_grad()
+    def val_logits(self) -> torch.Tensor:
+        self.net.eval()
+        out = []
+        for idx in batches(len(self.val_y), 4 * self.cfg.batch_size):
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.cfg.bf16):
+                out.append(self.net(self.batch(self.val_x[idx], False, None)).float())
+        return torch.cat(out)
+
+
+def _save_state(path: Path, state: dict) -> None:
+    tmp = Path(str(path) + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # atomic: a kill never leaves a torn state file
 
 
 def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
-        norm: Normalizer, cfg: FitConfig, device: torch.device,
-        on_epoch: Callable[[EpochResult, nn.Module], None]) -> list[EpochResult]:
-    """Train with early stopping on validation loss; on_epoch sees every epoch's result
-    (with improved=True when it is the best so far, the moment to save a checkpoint)."""
-    memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model.to(device=device, memory_format=memory)
-    optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg.lr, cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(train[1]) / cfg.batch_size)
-    scheduler = SCHEDULERS[cfg.scheduler](optimizer, cfg.lr, cfg.epochs * steps_per_epoch)
-    criterion = LOSSES[cfg.loss]()
+        inputs: Inputs, loss_fn: Loss, cfg: FitConfig, device: torch.device,
+        on_epoch: Callable[[EpochResult, nn.Module], None], state_path: Path | None = None,
+        fingerprint: str = "") -> list[EpochResult]:
+    """Train through cfg.phases. on_epoch sees every epoch's result (improved=True when it is
+    the best so far on cfg.monitor: the moment to save a checkpoint)."""
+    model.to(device=device, memory_format=torch.channels_last if inputs.channels_last else torch.contiguous_format)
+    better = MONITORS[cfg.monitor]
     history: list[EpochResult] = []
-    best, stale = math.inf, 0
-    for epoch in range(cfg.epochs):
-        start = time.perf_counter()
-        generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        model.train()
-        loss_sum, correct = 0.0, 0
-        bar = tqdm(batches(*train, cfg.batch_size, generator), total=steps_per_epoch,
-                   desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2,
-                   disable=None)  # None: a bar on terminals, nothing in logs
-        for x, y in bar:
-            x, y = norm(x.to(device), cfg.channels_last), y.to(device)
-            logits = model(x)
-            loss = criterion(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-        logits = predict_logits(model, val[0], norm, 4 * cfg.batch_size, device, cfg.channels_last)
-        val_loss = criterion(logits, val[1]).item()
-        improved = val_loss < best
-        result = EpochResult(epoch, loss_sum / len(train[1]), correct / len(train[1]), val_loss,
-                             (logits.argmax(1) == val[1]).float().mean().item(),
-                             optimizer.param_groups[0]["lr"], time.perf_counter() - start, improved)
-        history.append(result)
-        on_epoch(result, model)
-        best, stale = (val_loss, 0) if improved else (best, stale + 1)
-        if stale >= cfg.patience:
-            break
+    start_phase, start_epoch, resume = 0, 0, None
+    if state_path is not None and state_path.is_file():
+        resume = torch.load(state_path, map_location=device, weights_only=True)
+        if resume.get("fingerprint") != fingerprint:
+            resume = None  # another configuration's state: start over
+        else:
+            model.load_state_dict(resume["model"])
+            history = [EpochResult(**r) for r in resume["history"]]
+            start_phase, start_epoch = resume["phase"], resume["epoch_in_phase"] + 1
+    best = None
+    for r in history:
+        if best is None or better(getattr(r, cfg.monitor), best):
+            best = getattr(r, cfg.monitor)
+    epoch_no = len(history)
+    for phase_no, phase in enumerate(cfg.phases):
+        if phase_no < start_phase:
+            continue
+        if phase.trainable_blocks is not None:
+            model.freeze(phase.trainable_blocks)
+        run = _Runner(model, train, val, inputs, cfg, device)
+        optimizer = make_optimizer(cfg.optimizer, run.net.parameters(), phase.lr, cfg.weight_decay,
+                                   cfg.momentum, cfg.nesterov)
+        steps = math.ceil(len(run.train_y) / cfg.batch_size)
+        schedule = SCHEDULERS[cfg.scheduler](optimizer, phase.lr, steps, phase.epochs, cfg.warmup_epochs,
+                                             cfg.step_size, cfg.gamma)
+        first, stale = 0, 0
+        if resume is not None and phase_no == start_phase:
+            optimizer.load_state_dict(resume["optimizer"])
+            schedule.scheduler.load_state_dict(resume["scheduler"])
+            torch.set_rng_state(resume["rng"])
+            first, stale = start_epoch, resume["stale"]
+        for e in range(first, phase.epochs):
+            if stale >= cfg.patience:
+                break
+            began = time.perf_counter()
+            gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch_no)
+            run.net.train()
+            loss_sum, correct = 0.0, 0
+            bar = tqdm(batches(len(run.train_y), cfg.batch_size, gen), total=steps, leave=False, mininterval=2,
+                       desc=f"epoch {epoch_no + 1}", disable=None)  # None: a bar on terminals only
+            for idx in bar:
+                y = run.train_y[idx.to(device)]
+                x = run.batch(run.train_x[idx], True, gen)
+                with torch.autocast(device.type, torch.bfloat16, enabled=cfg.bf16):
+                    logits = run.net(x)
+                loss = loss_fn(logits.float(), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(run.net.parameters(), cfg.grad_clip)
+                optimizer.step()
+                schedule.after_batch()
+                loss_sum += loss.item() * len(y)
+                correct += (logits.argmax(1) == y).sum().item()
+            logits = run.val_logits()
+            val_loss = loss_fn(logits, run.val_y).item()
+            val_acc = (logits.argmax(1) == run.val_y).float().mean().item()
+            schedule.after_epoch(val_loss)
+            value = {"val_loss": val_loss, "val_acc": val_acc}[cfg.monitor]
+            improved = best is None or better(value, best)
+            best, stale = (value, 0) if improved else (best, stale + 1)
+            result = EpochResult(epoch_no, phase_no, loss_sum / len(run.train_y), correct / len(run.train_y),
+                                 val_loss, val_acc, optimizer.param_groups[0]["lr"],
+                                 time.perf_counter() - began, improved)
+            history.append(result)
+            on_epoch(result, model)
+            epoch_no += 1
+            if state_path is not None:
+                _save_state(state_path, {
+                    "fingerprint": fingerprint, "phase": phase_no, "epoch_in_phase": e, "stale": stale,
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": schedule.scheduler.state_dict(), "rng": torch.get_rng_state(),
+                    "history": [asdict(r) for r in history]})
+        resume = None
     return history
+

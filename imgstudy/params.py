@@ -6,6 +6,7 @@ defaults in code) and unknown keys are refused, so a typo fails before work star
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,17 +70,89 @@ class Split(Section):
     test_fraction: float = Field(gt=0, lt=1)
 
 
+class Cnn(Section):
+    """Options of model `cnn`, the baseline CNN built from params."""
+
+    widths: list[int] = Field(min_length=1)
+    kernel: int = Field(ge=1)
+    pool: Literal["max", "avg"]
+    batchnorm: bool
+    dropout: float = Field(ge=0, lt=1)
+    activation: str
+    head: Literal["flatten", "gap"]
+    dense: list[int]
+
+    @field_validator("activation")
+    @classmethod
+    def _activation(cls, v: str) -> str:
+        from imgstudy.models.cnn import ACTIVATIONS
+
+        return _in_registry(ACTIVATIONS, v)
+
+
+class Transfer(Section):
+    """Options of the torchvision backbones."""
+
+    weights: Literal["imagenet", "imagenet_or_random", "none"]
+    freeze: bool
+    unfreeze_blocks: int = Field(ge=0, description="with freeze: the last N blocks still train")
+    head_dropout: float = Field(ge=0, lt=1)
+    init: Literal["xavier_uniform", "kaiming", "default"]
+
+
+class Finetune(Section):
+    """Second training phase of transfer models: unfreeze the last blocks at a lower lr."""
+
+    epochs: int = Field(ge=0, description="0 = no second phase")
+    unfreeze_blocks: int = Field(ge=1)
+    lr: float = Field(gt=0)
+
+
+class AugmentParams(Section):
+    rotation: float = Field(ge=0, le=180)
+    zoom: float = Field(ge=0, lt=1)
+    shift: float = Field(ge=0, lt=1)
+    shrink: float = Field(ge=0, lt=1)
+    contrast: float = Field(ge=0, le=1)
+    brightness: float = Field(ge=0, le=1)
+    hflip: bool
+    vflip: bool
+    thin: float = Field(ge=0, le=1)
+
+
+class Speed(Section):
+    precision: Literal["auto", "fp32", "bf16"]
+    channels_last: bool
+    feature_cache: bool
+
+
 class Train(Section):
     model: str
+    channels: Literal["native", "gray", "rgb"]
+    normalize: Literal["dataset", "imagenet"]
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     optimizer: str
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
+    momentum: float = Field(ge=0, lt=1)
+    nesterov: bool
     scheduler: str
+    warmup_epochs: int = Field(ge=0)
+    step_size: int = Field(ge=1, description="step: epochs between decays; plateau: patience")
+    gamma: float = Field(gt=0, le=1)
     loss: str
-    patience: int = Field(ge=1, description="epochs without val-loss improvement before stopping")
-    channels_last: bool
+    label_smoothing: float = Field(ge=0, lt=1)
+    focal_gamma: float = Field(ge=0)
+    class_weights: Literal["none", "balanced"] | list[float]
+    grad_clip: float = Field(ge=0, description="max gradient norm; 0 = off")
+    monitor: Literal["val_loss", "val_acc"]
+    patience: int = Field(ge=1, description="epochs without improvement before stopping")
+    cnn: Cnn
+    transfer: Transfer
+    finetune: Finetune
+    augment: AugmentParams
+    speed: Speed
 
     @field_validator("model")
     @classmethod
@@ -91,23 +164,31 @@ class Train(Section):
     @field_validator("optimizer")
     @classmethod
     def _optimizer(cls, v: str) -> str:
-        from imgstudy.engine import OPTIMIZERS
+        from imgstudy.optim import OPTIMIZERS
 
         return _in_registry(OPTIMIZERS, v)
 
     @field_validator("scheduler")
     @classmethod
     def _scheduler(cls, v: str) -> str:
-        from imgstudy.engine import SCHEDULERS
+        from imgstudy.optim import SCHEDULERS
 
         return _in_registry(SCHEDULERS, v)
 
     @field_validator("loss")
     @classmethod
     def _loss(cls, v: str) -> str:
-        from imgstudy.engine import LOSSES
+        from imgstudy.losses import LOSSES
 
         return _in_registry(LOSSES, v)
+
+    @model_validator(mode="after")
+    def _finetune_needs_a_backbone(self) -> "Train":
+        from imgstudy.models import MODELS
+
+        if self.finetune.epochs and MODELS[self.model].options != "transfer":
+            raise ValueError(f"finetune.epochs > 0 needs a transfer backbone; {self.model!r} has no blocks to unfreeze")
+        return self
 
 
 class Evaluate(Section):
@@ -185,12 +266,24 @@ def _explain(error: ValidationError, source: str, prefix: str = "") -> ParamsErr
     return ParamsError(f"{source}: invalid params:\n  " + "\n  ".join(lines))
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads `1e-3` as a string; accept the YAML 1.2 float forms people write."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$|^[-+]?[0-9][0-9_]*\.[0-9_]*$"
+               r"|^[-+]?\.[0-9_]+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)
+
+
 def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_Loader)
     except yaml.YAMLError as e:
         raise ParamsError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):

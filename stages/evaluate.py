@@ -17,7 +17,7 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, 
     device = select_device(p.base.device)
     model, card = checkpoint.load(model_dir / "model.pt", device)
     images, labels = load_split(open_store(store), splits, "test")
-    logits = predict_logits(model, images, card.norm, p.evaluate.batch_size, device, card.channels_last)
+    logits = predict_logits(model, images, card.inputs, p.evaluate.batch_size, device, card.bf16)
     y_true, y_pred = labels.numpy(), logits.argmax(1).numpy()
     summary = {**summary_metrics(y_true, y_pred), "best_epoch": card.epoch + 1}
     metrics.mkdir(parents=True, exist_ok=True)

@@ -24,9 +24,9 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, out: Path) -> l
         if len(pos) == 0:
             continue  # a tiny test split may miss a class
         x_u8 = images[pos]
-        probs = predict_logits(model, x_u8, card.norm, len(pos), device, card.channels_last).softmax(1)
+        probs = predict_logits(model, x_u8, card.inputs, len(pos), device, card.bf16).softmax(1)
         pred = probs.argmax(1).tolist()
-        x = card.norm(x_u8.to(device), card.channels_last).requires_grad_(True)
+        x = card.inputs(x_u8.to(device)).requires_grad_(True)
         masks = cam_maps(model, model.cam_layer, x, pred, p.explain.method)
         titles = [f"pred {card.classes[k]} {probs[i, k]:.2f}" for i, k in enumerate(pred)]
         safe = "".join(ch if ch.isalnum() else "_" for ch in card.classes[c])

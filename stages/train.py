@@ -1,18 +1,59 @@
-"""train: fit one variant's model; keep the best checkpoint (lowest val loss) and its params."""
+"""train: fit one variant's model; keep the best checkpoint and the params that made it.
+
+An interrupted run resumes: models/<variant>/state.pt holds the last finished epoch and
+a fingerprint of the params and data, and dvc.yaml marks the folder `persist`.
+"""
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from dvclive import Live
 
 from imgstudy import checkpoint
 from imgstudy import params as P
-from imgstudy.engine import EpochResult, FitConfig, Normalizer, fit, select_device, setup_runtime
-from imgstudy.models import build_model
+from imgstudy.augment import Augment
+from imgstudy.engine import EpochResult, FitConfig, Phase, fast_bf16, fit, select_device, setup_runtime
+from imgstudy.inputs import Inputs
+from imgstudy.losses import LOSSES, class_weights
+from imgstudy.models import MODELS, build_model
 from imgstudy.store import load_split, open_store
+
+
+def model_options(t: P.Train) -> dict:
+    group = MODELS[t.model].options
+    return getattr(t, group).model_dump() if group else {}
+
+
+def fit_config(t: P.Train, seed: int, bf16: bool) -> FitConfig:
+    phases = [Phase(t.epochs, t.lr)]
+    if t.finetune.epochs:
+        phases.append(Phase(t.finetune.epochs, t.finetune.lr, t.finetune.unfreeze_blocks))
+    return FitConfig(tuple(phases), t.batch_size, t.optimizer, t.weight_decay, t.momentum, t.nesterov,
+                     t.scheduler, t.warmup_epochs, t.step_size, t.gamma, t.grad_clip, t.monitor, t.patience,
+                     seed, bf16, t.speed.feature_cache, Augment(**t.augment.model_dump()))
+
+
+def fingerprint(resolved: dict, store: Path, splits: Path) -> str:
+    """Same params and same data -> same fingerprint: only then may a saved state be resumed."""
+    h = hashlib.sha256(json.dumps({k: resolved[k] for k in ("base", "train")}, sort_keys=True).encode())
+    h.update((store / "meta.json").read_bytes())
+    for name in ("train", "val"):
+        h.update((splits / f"{name}.npy").read_bytes())
+    return h.hexdigest()
+
+
+def finished_epochs(state: Path, stamp: str) -> int | None:
+    """Epochs a resumable state holds, or None when there is none for this fingerprint."""
+    if not state.is_file():
+        return None
+    saved = torch.load(state, map_location="cpu", weights_only=True)
+    return len(saved["history"]) if saved.get("fingerprint") == stamp else None
 
 
 def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path) -> list[EpochResult]:
@@ -20,30 +61,42 @@ def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path) -> li
     device = select_device(p.base.device)
     st, t = open_store(store), p.train
     train, val = load_split(st, splits, "train"), load_split(st, splits, "val")
-    norm = Normalizer.fit(train[0])
-    model = build_model(t.model, st.channels, len(st.classes), st.size)
-    cfg = FitConfig(t.epochs, t.batch_size, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.loss,
-                    t.patience, t.channels_last, p.base.seed)
+    inputs = Inputs.fit(train[0], t.channels, t.normalize, t.speed.channels_last)
+    options = model_options(t)
+    model = build_model(t.model, inputs.channels, len(st.classes), st.size, **options)
+    bf16 = t.speed.precision == "bf16" or (t.speed.precision == "auto" and fast_bf16(device))
+    weights = class_weights(t.class_weights, train[1].numpy(), len(st.classes))
+    loss_fn = LOSSES[t.loss](None if weights is None else weights.to(device), t.label_smoothing, t.focal_gamma)
     out.mkdir(parents=True, exist_ok=True)
     resolved = p.model_dump(mode="json")
+    state, stamp = out / "state.pt", fingerprint(resolved, store, splits)
+    done = finished_epochs(state, stamp)
+    resume = done is not None
+    if not resume:
+        for stale in (state, out / "model.pt"):
+            stale.unlink(missing_ok=True)
     (out / "params.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    print(f"train: {t.model} on {device}, {len(train[1])} train / {len(val[1])} val images")
+    print(f"train: {t.model} on {device}{' bf16' if bf16 else ''}, {len(train[1])} train / {len(val[1])} val"
+          f" images{', resuming' if resume else ''}")
 
-    with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
+    with Live(dir=str(live_dir), resume=resume, dvcyaml=None, save_dvc_exp=False) as live:
+        if resume:
+            live.step = done  # DVCLive cannot tell "step 0 logged" from "nothing logged"
         def on_epoch(r: EpochResult, model: torch.nn.Module) -> None:
             for name, value in (("train/loss", r.train_loss), ("train/acc", r.train_acc),
                                 ("val/loss", r.val_loss), ("val/acc", r.val_acc), ("lr", r.lr)):
                 live.log_metric(name, value)
             if r.improved:
-                card = checkpoint.ModelCard(t.model, st.channels, st.size, st.classes, norm, t.channels_last,
-                                            resolved, r.epoch, r.val_loss, r.val_acc)
+                card = checkpoint.ModelCard(t.model, options, st.size, st.classes, inputs, bf16, resolved,
+                                            r.epoch, r.val_loss, r.val_acc)
                 checkpoint.save(out / "model.pt", model, card)
             live.next_step()
-            print(f"epoch {r.epoch + 1}/{t.epochs} train loss {r.train_loss:.4f} acc {r.train_acc:.4f} | "
-                  f"val loss {r.val_loss:.4f} acc {r.val_acc:.4f} | lr {r.lr:.2e} | {r.seconds:.0f}s"
-                  + (" *best" if r.improved else ""), flush=True)
+            print(f"epoch {r.epoch + 1} (phase {r.phase + 1}) train loss {r.train_loss:.4f} acc "
+                  f"{r.train_acc:.4f} | val loss {r.val_loss:.4f} acc {r.val_acc:.4f} | lr {r.lr:.2e} | "
+                  f"{r.seconds:.0f}s" + (" *best" if r.improved else ""), flush=True)
 
-        return fit(model, train, val, norm, cfg, device, on_epoch)
+        return fit(model, train, val, inputs, loss_fn, fit_config(t, p.base.seed, bf16), device, on_epoch,
+                   state, stamp)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -67,3 +68,25 @@ def tiny_repo(tmp_path: Path) -> Path:
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "tiny study")
     return repo
+
+
+def quadrant_images(n: int, seed: int, side: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Noise with a bright square in one quadrant; the class is the quadrant (learnable fast)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 4
+    images = rng.integers(0, 60, (n, side, side, 1), dtype=np.uint8)
+    half, sq = side // 2, side // 4
+    for i, c in enumerate(labels):
+        top = half * (c // 2) + rng.integers(0, half - sq + 1)
+        left = half * (c % 2) + rng.integers(0, half - sq + 1)
+        images[i, top:top + sq, left:left + sq] = 255
+    return images, labels
+
+
+def write_quadrant_store(folder: Path, n: int, test: int, side: int = 16) -> None:
+    from imgstudy.store import write_store
+
+    images, labels = quadrant_images(n, seed=0, side=side)
+    official = np.where(np.arange(n) < n - test, "train", "test")
+    write_store(folder, images, labels, ["tl", "tr", "bl", "br"], [f"synthetic#{i}" for i in range(n)],
+                official, meta={"dataset": "synthetic"})

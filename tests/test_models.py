@@ -5,20 +5,32 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import ROOT
+from imgstudy import params as P
 from imgstudy.models import MODELS, build_model
+
+
+TRAIN = P.load(ROOT / "params.yaml", "default").train
+
+
+def options(name: str) -> dict:
+    """The model's options from params.yaml; no ImageNet download for shape tests."""
+    group = MODELS[name].options
+    opts = getattr(TRAIN, group).model_dump() if group else {}
+    return {**opts, "weights": "none"} if group == "transfer" else opts
 
 
 @pytest.mark.parametrize("name", MODELS.names())
 @pytest.mark.parametrize("channels", [1, 3])
 def test_forward_backward_shapes_and_finite(name: str, channels: int) -> None:
     torch.manual_seed(0)
-    model = build_model(name, channels, num_classes=7, image_size=32)
+    model = build_model(name, channels, num_classes=7, image_size=32, **options(name))
     x = torch.randn(4, channels, 32, 32)
     out = model(x)
     assert out.shape == (4, 7)
     assert torch.isfinite(out).all()
     out.sum().backward()
-    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    grads = [w.grad for w in model.parameters() if w.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
 
 

@@ -8,32 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, quadrant_images, write_quadrant_store
 from imgstudy import checkpoint
 from imgstudy import params as P
-from imgstudy.engine import FitConfig, Normalizer, fit
-from imgstudy.store import write_store
+from imgstudy.engine import FitConfig, Phase, fit
+from imgstudy.inputs import Inputs
+from imgstudy.losses import LOSSES
 from stages import evaluate, explain, split, train
-
-
-def quadrant_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """16x16 noise with a bright 4x4 square in one quadrant; the class is the quadrant."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 4
-    images = rng.integers(0, 60, (n, 16, 16, 1), dtype=np.uint8)
-    for i, c in enumerate(labels):
-        top, left = 8 * (c // 2) + rng.integers(0, 5), 8 * (c % 2) + rng.integers(0, 5)
-        images[i, top:top + 4, left:left + 4] = 255
-    return images, labels
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> tuple[Path, P.Params]:
     root = tmp_path_factory.mktemp("synthetic")
-    images, labels = quadrant_images(480, seed=0)
-    official = np.where(np.arange(480) < 400, "train", "test")
-    write_store(root / "store", images, labels, ["tl", "tr", "bl", "br"],
-                [f"synthetic#{i}" for i in range(480)], official, meta={"dataset": "synthetic"})
+    write_quadrant_store(root / "store", 480, test=80)
     split.run(root / "store", root / "splits", "official", 0.2, 0.1, seed=0)
     raw = P.read_yaml(ROOT / "params.yaml")
     raw["train"].update(epochs=3, batch_size=32, lr=0.003)
@@ -71,24 +58,36 @@ def test_same_seed_same_weights(study) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def tiny_config(**changes) -> FitConfig:
+    base = dict(phases=(Phase(10, 0.0),), batch_size=32, optimizer="sgd", weight_decay=0.0, momentum=0.9,
+                nesterov=False, scheduler="none", warmup_epochs=0, step_size=1, gamma=0.5, grad_clip=0.0,
+                monitor="val_loss", patience=2, seed=0, bf16=False, feature_cache=False)
+    return FitConfig(**{**base, **changes})
+
+
 def test_early_stopping_waits_patience_epochs() -> None:
     images, labels = quadrant_images(64, seed=1)
     x, y = torch.from_numpy(images), torch.from_numpy(labels)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 4))
     # lr 0 keeps the val loss exactly constant, so only epoch 1 improves: stop after 1 + patience.
-    cfg = FitConfig(epochs=10, batch_size=32, optimizer="sgd", lr=0.0, weight_decay=0.0, scheduler="none",
-                    loss="cross_entropy", patience=2, channels_last=False, seed=0)
     seen = []
-    history = fit(model, (x, y), (x, y), Normalizer.fit(x), cfg, torch.device("cpu"),
+    history = fit(model, (x, y), (x, y), Inputs.fit(x, "native", "dataset", False),
+                  LOSSES["cross_entropy"](None, 0.0, 0.0), tiny_config(), torch.device("cpu"),
                   lambda r, m: seen.append(r.improved))
     assert len(history) == 3 and seen == [True, False, False]
 
 
-def test_normalizer_standardizes_per_channel() -> None:
+def test_inputs_standardize_per_channel_and_convert_channels() -> None:
     images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (50, 8, 8, 3), dtype=np.uint8))
-    norm = Normalizer.fit(images)
-    x = norm(images, channels_last=True)
+    inputs = Inputs.fit(images, "native", "dataset", channels_last=True)
+    x = inputs(images)
     assert x.shape == (50, 3, 8, 8) and x.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(x.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
     assert torch.allclose(x.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-3)
+    gray = Inputs.fit(images, "gray", "dataset", channels_last=False)
+    g = gray(images)
+    assert g.shape == (50, 1, 8, 8) and abs(g.mean().item()) < 1e-5
+    # gray -> rgb replicates the channel; ImageNet statistics are the fixed published ones.
+    rgb = Inputs.fit(images[..., :1], "rgb", "imagenet", channels_last=False)
+    assert rgb.mean == (0.485, 0.456, 0.406) and rgb(images[..., :1]).shape == (50, 3, 8, 8)

@@ -1,26 +1,34 @@
 """Model registry: every architecture selectable by its name in params.yaml.
 
-A builder takes (in_channels, num_classes, image_size) and returns an nn.Module that has a
-`cam_layer` attribute: the layer Grad-CAM reads (the last spatial feature map).
+A ModelSpec's build takes (in_channels, num_classes, image_size, **options) and returns
+an nn.Module with a `cam_layer` attribute (the feature map Grad-CAM reads). `options`
+names the params group whose keys become those keyword options (None: no options).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
 
 from imgstudy.registry import Registry
 
-Builder = Callable[[int, int, int], nn.Module]
-MODELS: Registry[Builder] = Registry("model")
+
+@dataclass(frozen=True)
+class ModelSpec:
+    build: Callable[..., nn.Module]
+    options: str | None = None  # "cnn" | "transfer" | None
 
 
-def build_model(name: str, in_channels: int, num_classes: int, image_size: int) -> nn.Module:
-    model = MODELS[name](in_channels, num_classes, image_size)
+MODELS: Registry[ModelSpec] = Registry("model")
+
+
+def build_model(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> nn.Module:
+    model = MODELS[name].build(in_channels, num_classes, image_size, **options)
     if not isinstance(getattr(model, "cam_layer", None), nn.Module):
         raise TypeError(f"model {name!r} does not expose a cam_layer module")
     return model
 
 
 # Importing the modules registers their models.
-from imgstudy.models import cnn  # noqa: E402,F401
+from imgstudy.models import cnn, transfer  # noqa: E402,F401
