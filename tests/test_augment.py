@@ -1,0 +1,102 @@
+"""Batch augmentation changes images by the stated amounts, per sample, reproducibly."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from imgstudy.augment import Augment
+
+
+def bar_image(b: int = 8, side: int = 32) -> torch.Tensor:
+    """A horizontal bright bar through the centre: easy to measure rotation and shift on."""
+    x = torch.zeros(b, 1, side, side)
+    x[:, :, side // 2 - 1: side // 2 + 1, 4:-4] = 1.0
+    return x
+
+
+def centroid(x: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, 2) as (row, col)
+    h, w = x.shape[-2:]
+    rows = torch.arange(h, dtype=torch.float32).view(1, 1, h, 1)
+    cols = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w)
+    mass = x.sum(dim=(1, 2, 3))
+    return torch.stack([(x * rows).sum(dim=(1, 2, 3)) / mass, (x * cols).sum(dim=(1, 2, 3)) / mass], 1)
+
+
+def angle_of_bar(x: torch.Tensor) -> torch.Tensor:
+    """Principal-axis angle (degrees) of each image's ink."""
+    h, w = x.shape[-2:]
+    r, c = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+    out = []
+    for img in x[:, 0]:
+        m = img.sum()
+        cr, cc = (img * r).sum() / m, (img * c).sum() / m
+        mrr, mcc, mrc = (img * (r - cr) ** 2).sum() / m, (img * (c - cc) ** 2).sum() / m, (img * (r - cr) * (c - cc)).sum() / m
+        out.append(0.5 * math.degrees(math.atan2(2 * mrc, mcc - mrr)))
+    return torch.tensor(out)
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_inactive_augment_is_identity() -> None:
+    x = bar_image()
+    assert Augment()(x, gen()) is x
+
+
+def test_rotation_stays_within_range_and_varies_per_sample() -> None:
+    angles = angle_of_bar(Augment(rotation=20)(bar_image(64), gen()))
+    assert angles.abs().max() <= 21 and angles.abs().max() > 12  # within +-20 deg, and uses the range
+    assert angles.std() > 5  # each sample draws its own angle
+
+
+def test_shift_moves_the_centroid_by_at_most_the_fraction() -> None:
+    x = bar_image(64)
+    moved = centroid(Augment(shift=0.1)(x, gen())) - centroid(x)
+    assert moved.abs().max() <= 0.1 * 32 + 0.5 and moved.abs().max() > 1.5
+
+
+def test_zoom_and_shrink_scale_the_ink() -> None:
+    x = bar_image(64)
+    ink = x.sum(dim=(1, 2, 3))
+    zoomed = Augment(zoom=0.15)(x, gen()).sum(dim=(1, 2, 3)) / ink
+    # ink is an area: it scales with the square of the zoom factor in [0.85, 1.15]
+    assert 0.85**2 - 0.03 <= zoomed.min() and zoomed.max() <= 1.15**2 + 0.03 and zoomed.std() > 0.05
+    shrunk = Augment(shrink=0.4)(x, gen()).sum(dim=(1, 2, 3)) / ink
+    assert shrunk.max() <= 1.01 and shrunk.min() < 0.75  # only ever smaller
+
+
+def test_flips_are_exact_mirrors() -> None:
+    x = torch.rand(32, 1, 8, 8)
+    y = Augment(hflip=True)(x, gen())
+    flipped = torch.tensor([torch.allclose(y[i], x[i].flip(-1), atol=1e-5) for i in range(32)])
+    same = torch.tensor([torch.allclose(y[i], x[i], atol=1e-5) for i in range(32)])
+    assert (flipped | same).all() and 5 < flipped.sum() < 27
+
+
+def test_thinning_erodes_strokes_with_the_given_probability() -> None:
+    x = bar_image(200)
+    y = Augment(thin=0.5)(x, gen())
+    thinned = y.sum(dim=(1, 2, 3)) < x.sum(dim=(1, 2, 3))
+    assert 70 < thinned.sum() < 130
+    assert torch.equal(y[thinned][0, 0, 16, 5:-5], torch.zeros(22))  # a 2-px bar erodes away entirely
+
+
+def test_contrast_and_brightness_ranges() -> None:
+    x = torch.full((64, 1, 4, 4), 0.5)
+    x[:, :, :2] = 0.25
+    bright = Augment(brightness=0.1)(x, gen()).mean(dim=(1, 2, 3)) - x.mean(dim=(1, 2, 3))
+    assert bright.abs().max() <= 0.1 + 1e-6 and bright.std() > 0.02
+    span = Augment(contrast=0.5)(x, gen())
+    ratio = (span[:, 0, 3, 0] - span[:, 0, 0, 0]) / 0.25
+    assert ratio.min() >= 0.5 - 1e-5 and ratio.max() <= 1.5 + 1e-5
+
+
+def test_same_generator_same_augmentation() -> None:
+    aug = Augment(rotation=15, zoom=0.1, shift=0.1, contrast=0.2, hflip=True, thin=0.3)
+    x = torch.rand(16, 3, 16, 16)
+    assert torch.equal(aug(x, gen(5)), aug(x, gen(5)))
+    assert not torch.equal(aug(x, gen(5)), aug(x, gen(6)))
+    assert aug(x, gen(5)).shape == x.shape
