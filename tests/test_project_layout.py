@@ -47,3 +47,9 @@ def test_the_library_never_reads_params_yaml() -> None:
         if path.name != "params.py":
             assert not quoted.search(path.read_text()), f"{path} names params.yaml"
             assert "import yaml" not in path.read_text(), f"{path} parses YAML; only params.py may"
+
+
+def test_train_outputs_persist_so_a_killed_run_can_resume() -> None:
+    outs = DVC["stages"]["train"]["do"]["outs"]
+    persisted = [next(iter(o)) for o in outs if isinstance(o, dict) and next(iter(o.values())).get("persist")]
+    assert "${paths.models}/${item}" in persisted and "${paths.live}/${item}/metrics.json" in persisted
