@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test dag clean-venv
+.PHONY: install run study test dag clean-venv
 
 $(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,15 @@ install: $(VENV)/.installed
 run: install
 	dvc repro
 	@echo
-	dvc metrics show
+	@cat metrics/compare.md
+
+# A study preset (studies/NAME.yaml) becomes params.yaml, then the study is built.
+# OFFLINE=1 runs the preset's grid on the built-in MNIST subset instead of its own data.
+study: install
+	$(PY) -m tools.preset $(NAME) $(if $(OFFLINE),--offline)
+	dvc repro
+	@echo
+	@cat metrics/compare.md
 
 test: install
 	$(PY) -m pytest -q

@@ -10,17 +10,39 @@ matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    accuracy_score,
+    classification_report,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 
-def summary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+def roc_auc(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Binary: AUC of the positive class; multi-class: one-vs-rest macro AUC. NaN if undefined."""
+    present = np.unique(y_true)
+    if len(present) < 2:
+        return float("nan")
+    if probs.shape[1] == 2:
+        return float(roc_auc_score(y_true, probs[:, 1]))
+    if len(present) < probs.shape[1]:  # a class absent from these labels has no AUC
+        return float(np.mean([roc_auc_score(y_true == k, probs[:, k]) for k in present]))
+    return float(roc_auc_score(y_true, probs, multi_class="ovr", average="macro"))
+
+
+def summary_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    """The headline test metrics from true labels (N,) and class probabilities (N, K)."""
+    y_pred = probs.argmax(1)
+    labels = list(range(probs.shape[1]))
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro",
+                                                               zero_division=0)
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision_macro": float(precision),
         "recall_macro": float(recall),
         "f1_macro": float(f1),
-        "samples": int(len(y_true)),
+        "roc_auc": roc_auc(y_true, probs),
     }
 
 

@@ -38,6 +38,8 @@ class Paths(Section):
     live: str
     metrics: str
     plots: str
+    predictions: str
+    best: str
 
 
 class Base(Section):
@@ -207,6 +209,15 @@ class Explain(Section):
         return _in_registry(CAM_METHODS, v)
 
 
+class Compare(Section):
+    metric: Literal["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc"]
+    bootstrap: int = Field(ge=10, description="resamples of the test set for the intervals")
+    confidence: float = Field(gt=0.5, lt=1)
+    columns: dict[str, str] = Field(description="table column title -> dotted params key")
+    plot_metrics: list[Literal["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc"]] = Field(
+        min_length=1)
+
+
 # The sections a variant may override (the data stages are shared by all variants).
 VARIANT_SECTIONS = ("train", "evaluate", "explain")
 
@@ -220,6 +231,7 @@ class Params(Section):
     train: Train
     evaluate: Evaluate
     explain: Explain
+    compare: Compare
     variants: dict[str, dict[str, dict[str, Any]]]
     grid: list[str] = Field(min_length=1, description="the variants dvc.yaml builds")
 
@@ -228,6 +240,15 @@ class Params(Section):
         for name in self.grid:
             if name not in self.variants:
                 raise ValueError(f"grid lists {name!r}, which is not under variants: {sorted(self.variants)}")
+            if "." in name:
+                raise ValueError(f"variant {name!r}: no dots in variant names (DVC reads them as nesting); "
+                                 "write A0 for A.0")
+        for title, dotted in self.compare.columns.items():
+            node: Any = self.model_dump()
+            for key in dotted.split("."):
+                if not isinstance(node, dict) or key not in node:
+                    raise ValueError(f"compare.columns.{title} names {dotted!r}, which is not a params key")
+                node = node[key]
         return self
 
 
@@ -278,17 +299,21 @@ _Loader.add_implicit_resolver(
 )
 
 
+def yaml_text(text: str, source: str = "params") -> dict:
+    try:
+        raw = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as e:
+        raise ParamsError(f"{source}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
 def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
-    try:
-        raw = yaml.load(path.read_text(), Loader=_Loader)
-    except yaml.YAMLError as e:
-        raise ParamsError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
-    return raw
+    return yaml_text(path.read_text(), str(path))
 
 
 def resolve(raw: dict, variant: str | None = None, source: str = "params") -> Params:

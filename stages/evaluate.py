@@ -1,9 +1,11 @@
-"""evaluate: score one variant's best model on the test split."""
+"""evaluate: score one variant's best model on the test split; keep its predictions."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+import numpy as np
 
 from imgstudy import checkpoint
 from imgstudy import params as P
@@ -12,21 +14,27 @@ from imgstudy.metrics import per_class_report, plot_confusion, summary_metrics, 
 from imgstudy.store import load_split, open_store
 
 
-def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path) -> dict:
+def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path,
+        predictions: Path) -> dict:
     setup_runtime(p.base.seed, p.base.threads)
     device = select_device(p.base.device)
     model, card = checkpoint.load(model_dir / "model.pt", device)
     images, labels = load_split(open_store(store), splits, "test")
-    logits = predict_logits(model, images, card.inputs, p.evaluate.batch_size, device, card.bf16)
-    y_true, y_pred = labels.numpy(), logits.argmax(1).numpy()
-    summary = {**summary_metrics(y_true, y_pred), "best_epoch": card.epoch + 1}
-    metrics.mkdir(parents=True, exist_ok=True)
-    plots.mkdir(parents=True, exist_ok=True)
+    probs = predict_logits(model, images, card.inputs, p.evaluate.batch_size, device, card.bf16).softmax(1).numpy()
+    y_true, y_pred = labels.numpy(), probs.argmax(1)
+    trained = json.loads((model_dir / "summary.json").read_text())
+    summary = {**summary_metrics(y_true, probs), "samples": int(len(y_true)), "best_epoch": card.epoch + 1,
+               "train_seconds": trained["seconds"], "parameters": trained["parameters"]}
+    for folder in (metrics, plots, predictions.parent):
+        folder.mkdir(parents=True, exist_ok=True)
     (metrics / "test.json").write_text(json.dumps(summary, indent=2) + "\n")
     report = per_class_report(y_true, y_pred, card.classes)
     (metrics / "classes.json").write_text(json.dumps(report, indent=2) + "\n")
     write_confusion_csv(plots / "confusion.csv", y_true, y_pred, card.classes)
     plot_confusion(plots / "confusion.png", y_true, y_pred, card.classes)
+    # Per-sample predictions: what compare needs for confidence intervals and paired tests.
+    np.savez_compressed(predictions, y_true=y_true, probs=probs.astype(np.float32), classes=np.array(card.classes),
+                        variant=variant, summary=json.dumps(summary))
     return summary
 
 
@@ -39,9 +47,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="model folder of this variant")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics folder of this variant")
     parser.add_argument("--plots", type=Path, required=True, help="plots folder of this variant")
+    parser.add_argument("--predictions", type=Path, required=True, help="predictions file (.npz) of this variant")
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
-    summary = run(p, args.store, args.splits, args.model, args.metrics, args.plots)
+    summary = run(p, args.variant, args.store, args.splits, args.model, args.metrics, args.plots, args.predictions)
     print(f"evaluate {args.variant}: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if isinstance(v, float)))
 
 

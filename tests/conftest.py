@@ -45,9 +45,10 @@ def edit_params(repo: Path, changes: dict[str, object]) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-# Tiny but learnable: 1,500 MNIST digits, 3 short epochs (~100 steps).
-TINY = {"preprocess.max_samples": 1500, "train.epochs": 3, "train.batch_size": 32,
-        "evaluate.batch_size": 256, "explain.per_class": 2}
+# The default grid, shrunk: 600 digits at 32 px, one short epoch per variant.
+TINY = {"preprocess.max_samples": 600, "preprocess.size": 32, "train.epochs": 1, "train.batch_size": 32,
+        "train.lr": 0.001,
+        "evaluate.batch_size": 256, "explain.per_class": 1, "compare.bootstrap": 100}
 
 
 @pytest.fixture
@@ -90,3 +91,14 @@ def write_quadrant_store(folder: Path, n: int, test: int, side: int = 16) -> Non
     official = np.where(np.arange(n) < n - test, "train", "test")
     write_store(folder, images, labels, ["tl", "tr", "bl", "br"], [f"synthetic#{i}" for i in range(n)],
                 official, meta={"dataset": "synthetic"})
+
+
+def cnn_params(**train: object) -> dict:
+    """params.yaml with the small MNIST CNN and no augmentation: quick unit-level training."""
+    from imgstudy import params as P
+
+    raw = P.read_yaml(ROOT / "params.yaml")
+    raw["train"].update(model="mnist_cnn", channels="native", normalize="dataset", scheduler="onecycle",
+                        optimizer="adamw", lr=0.003, **train)
+    raw["train"]["augment"].update(rotation=0, zoom=0.0, shift=0.0)
+    return raw

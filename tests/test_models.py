@@ -10,7 +10,7 @@ from imgstudy import params as P
 from imgstudy.models import MODELS, build_model
 
 
-TRAIN = P.load(ROOT / "params.yaml", "default").train
+TRAIN = P.load(ROOT / "params.yaml", "F0").train
 
 
 def options(name: str) -> dict:

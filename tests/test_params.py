@@ -5,12 +5,11 @@ import copy
 import re
 
 import pytest
-import yaml
 
 from conftest import ROOT
 from imgstudy import params as P
 
-RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
+RAW = {**P.read_yaml(ROOT / "params.yaml"), "variants": {"default": {}}, "grid": ["default"]}
 
 
 def with_change(dotted: str, value: object) -> dict:
@@ -30,10 +29,31 @@ def error_of(raw: dict, variant: str | None = None) -> str:
 
 
 def test_project_params_are_valid_and_typed() -> None:
-    p = P.load(ROOT / "params.yaml", "default")
-    assert p.train.model == "mnist_cnn"
+    p = P.load(ROOT / "params.yaml", "F0")
+    assert p.train.model == "mobilenet_v2"
     assert isinstance(p.train.lr, float) and p.train.lr > 0
-    assert p.grid == ["default"]
+    assert p.grid == ["A0", "B0", "C0", "D0", "E0", "F0", "F1", "F2", "F3", "F4"]
+
+
+def test_default_grid_is_the_sperm_study_a0_f4() -> None:
+    v = {name: P.load(ROOT / "params.yaml", name).train for name in ("A0", "B0", "E0", "F0", "F1", "F2", "F3", "F4")}
+    assert (v["A0"].channels, v["A0"].augment.rotation, v["A0"].transfer.head_dropout) == ("gray", 0, 0)
+    assert (v["B0"].channels, v["B0"].augment.rotation, v["B0"].transfer.head_dropout) == ("rgb", 0, 0)
+    assert (v["E0"].channels, v["E0"].augment.rotation > 0, v["E0"].transfer.head_dropout > 0) == ("gray", True, True)
+    assert (v["F0"].optimizer, v["F0"].lr, v["F0"].transfer.unfreeze_blocks) == ("adam", 1e-4, 0)
+    assert v["F1"].transfer.unfreeze_blocks == 1 and v["F2"].optimizer == "sgd"
+    assert (v["F3"].lr, v["F4"].lr) == (1e-5, 1e-3)
+
+
+def test_variant_names_cannot_hold_dots() -> None:
+    raw = with_change("variants", {"A.0": {}})
+    raw["grid"] = ["A.0"]
+    assert "no dots in variant names" in error_of(raw)
+
+
+def test_compare_columns_must_name_params_keys() -> None:
+    msg = error_of(with_change("compare.columns", {"LR": "train.learning_rate"}))
+    assert "compare.columns.LR names 'train.learning_rate'" in msg
 
 
 def test_unknown_key_is_named_with_the_allowed_keys() -> None:

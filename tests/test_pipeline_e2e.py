@@ -1,13 +1,15 @@
-"""The real `dvc repro` and `dvc exp run` on a tiny copy of the study, in a temporary git repo."""
+"""The real `dvc repro`, `dvc exp run` and `dvc queue` on a tiny copy of the study, in a temporary git repo."""
 from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 from conftest import TINY, edit_params, sh
 
-STAGES = ["download", "preprocess", "split", "train@default", "evaluate@default", "explain@default"]
+GRID = ["A0", "B0", "C0", "D0", "E0", "F0", "F1", "F2", "F3", "F4"]
+PER_VARIANT = [f"{stage}@{v}" for v in GRID for stage in ("train", "evaluate", "explain")]
 
 
 def ran(output: str) -> set[str]:
@@ -15,55 +17,89 @@ def ran(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
 
 
-def test_repro_builds_caches_and_reruns_only_what_changed(tiny_repo: Path) -> None:
-    first = sh(tiny_repo, "dvc", "repro")
-    assert ran(first.stdout) == set(STAGES), first.stdout
-
-    # evaluate: summary metrics in [0, 1] that show learning (10 classes: chance is 0.1).
-    test = json.loads((tiny_repo / "metrics/default/test.json").read_text())
-    assert set(test) >= {"accuracy", "precision_macro", "recall_macro", "f1_macro"}
-    assert 0.6 < test["accuracy"] <= 1.0, test
-    assert 0.0 < test["f1_macro"] <= 1.0
-    classes = json.loads((tiny_repo / "metrics/default/classes.json").read_text())
+def check_variant_outputs(repo: Path, v: str) -> dict:
+    test = json.loads((repo / f"metrics/{v}/test.json").read_text())
+    assert set(test) >= {"accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc", "parameters"}
+    assert all(0.0 <= test[m] <= 1.0 for m in ("accuracy", "precision_macro", "recall_macro", "f1_macro"))
+    classes = json.loads((repo / f"metrics/{v}/classes.json").read_text())
     assert sum(classes[str(d)]["support"] for d in range(10)) == test["samples"]
-    assert abs(classes["accuracy"] - test["accuracy"]) < 1e-12
-
-    # The confusion CSV holds one row per test sample and agrees with the accuracy.
-    with open(tiny_repo / "plots/default/confusion.csv") as f:
+    with open(repo / f"plots/{v}/confusion.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == test["samples"]
     assert sum(r["actual"] == r["predicted"] for r in rows) / len(rows) == test["accuracy"]
-    assert (tiny_repo / "plots/default/confusion.png").stat().st_size > 1000
+    rows = (repo / f"dvclive/{v}/plots/metrics/train/loss.tsv").read_text().splitlines()
+    assert len(rows) == 1 + TINY["train.epochs"]
+    assert len(list((repo / f"plots/{v}/gradcam").glob("class_*.png"))) == 10
+    return test
 
-    # train: DVCLive logged one row per epoch; the checkpoint sits with its params.
-    loss_rows = (tiny_repo / "dvclive/default/plots/metrics/train/loss.tsv").read_text().splitlines()
-    assert len(loss_rows) == 1 + TINY["train.epochs"]  # header + one row per epoch
-    assert (tiny_repo / "models/default/model.pt").is_file()
-    assert "mnist_cnn" in (tiny_repo / "models/default/params.yaml").read_text()
 
-    # explain: one overlay PNG per class.
-    assert len(list((tiny_repo / "plots/default/gradcam").glob("class_*.png"))) == 10
+def test_grid_repro_compare_and_selective_rebuild(tiny_repo: Path) -> None:
+    first = sh(tiny_repo, "dvc", "repro")
+    assert ran(first.stdout) == {"download", "preprocess", "split", *PER_VARIANT, "compare"}, first.stdout
 
-    # `dvc plots show` renders the declared plots, the confusion template among them.
-    html = sh(tiny_repo, "dvc", "plots", "show", "-o", "plots_html")
+    tests = {v: check_variant_outputs(tiny_repo, v) for v in GRID}
+    assert tests["F1"]["parameters"] == tests["F0"]["parameters"]  # same net, one more block trained
+    # Learning happened where it should: the pretrained RGB variant beats chance (0.1) clearly.
+    assert tests["B0"]["accuracy"] > 0.2, tests["B0"]  # twice chance after one tiny epoch
+
+    # compare: one row per variant, the same numbers as each variant's own metrics file.
+    report = json.loads((tiny_repo / "metrics/compare.json").read_text())
+    assert list(report["variants"]) == GRID
+    for v in GRID:
+        for m in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc"):
+            assert report["variants"][v]["metrics"][m] == tests[v][m]
+            lo, hi = report["variants"][v]["ci"][m]
+            assert lo <= tests[v][m] <= hi
+    best = max(GRID, key=lambda v: tests[v]["f1_macro"])
+    assert report["best"] == best and report["variants"][best]["mcnemar"]["p_value"] == 1.0
+    table = (tiny_repo / "metrics/compare.md").read_text()
+    assert all(f"| {v[0]}.{v[1]} |" in table for v in GRID) and f"{tests['F3']['accuracy']:.4f}" in table
+    assert "| A.0 | gray | no | 0.0 | 0 | adam | 0.001 |" in table  # the tiny base lr
+    assert json.loads((tiny_repo / "best_model/variant.json").read_text())["variant"] == best
+    assert (tiny_repo / "best_model/model.pt").read_bytes() == (tiny_repo / f"models/{best}/model.pt").read_bytes()
+
+    # `dvc plots show` renders the declared plots into one page.
+    sh(tiny_repo, "dvc", "plots", "show", "-o", "plots_html")
     page = (tiny_repo / "plots_html/index.html").read_text()
-    assert "confusion.csv" in page and "loss.tsv" in page, html.stdout
+    assert "confusion.csv" in page and "loss.tsv" in page and "val_curves.png" in page
 
-    # Nothing changed: nothing runs.
+    # Nothing changed: nothing runs. F.3's learning rate changes: only F.3 and compare run.
     assert ran(sh(tiny_repo, "dvc", "repro").stdout) == set()
+    edit_params(tiny_repo, {"variants.F3.train.lr": 0.0005})
+    assert ran(sh(tiny_repo, "dvc", "repro").stdout) == {"train@F3", "evaluate@F3", "explain@F3", "compare"}
 
-    # A train parameter changes: only the model and what depends on it run again.
-    edit_params(tiny_repo, {"train.lr": 0.002})
-    assert ran(sh(tiny_repo, "dvc", "repro").stdout) == {"train@default", "evaluate@default", "explain@default"}
+    # Experiments (one test with the above: the first build is the slow part, done once).
+    sh(tiny_repo, "git", "add", "-A")
+    sh(tiny_repo, "git", "commit", "-qm", "baseline")
+    experiments_run_and_queue_and_show(tiny_repo)
 
 
-def test_exp_run_is_listed_beside_the_baseline(tiny_repo: Path) -> None:
-    # The experiment builds the whole pipeline itself from the committed baseline.
-    sh(tiny_repo, "dvc", "exp", "run", "-n", "lr-low", "-S", "train.lr=0.001")
+def wait_for_queue(repo: Path, timeout: float = 600) -> None:
+    """`dvc queue start` returns at once; its workers run in the background."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = sh(repo, "dvc", "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            assert "Failed" not in status, status
+            return
+        time.sleep(2)
+    raise AssertionError(f"queue still busy after {timeout}s:\n{status}")
+
+
+def experiments_run_and_queue_and_show(tiny_repo: Path) -> None:
+    out = sh(tiny_repo, "dvc", "exp", "run", "-n", "f4-low", "-S", "variants.F4.train.lr=0.0003").stdout
+    assert ran(out) == {"train@F4", "evaluate@F4", "explain@F4", "compare"}, out
+    sh(tiny_repo, "dvc", "exp", "run", "--queue", "-S", "variants.F4.train.lr=0.002,0.0002")
+    sh(tiny_repo, "dvc", "queue", "start", "-j", "1")
+    wait_for_queue(tiny_repo)
     rows = json.loads(sh(tiny_repo, "dvc", "exp", "show", "--json").stdout)
-    experiments = {exp["name"]: exp for baseline in rows for exp in (baseline.get("experiments") or [])}
-    assert "lr-low" in experiments, rows
-    data = experiments["lr-low"]["revs"][0]["data"]
-    assert data["params"]["params.yaml"]["data"]["train"]["lr"] == 0.001
-    metrics = data["metrics"]["metrics/default/test.json"]["data"]
-    assert 0.0 < metrics["accuracy"] <= 1.0
+    exps = [e for baseline in rows for e in (baseline.get("experiments") or [])]
+    lrs = {}
+    for e in exps:
+        data = e["revs"][0]["data"]
+        lrs[data["params"]["params.yaml"]["data"]["variants"]["F4"]["train"]["lr"]] = data
+    assert {0.0003, 0.002, 0.0002} <= set(lrs), lrs.keys()
+    for data in lrs.values():
+        assert 0.0 <= data["metrics"]["metrics/F4/test.json"]["data"]["accuracy"] <= 1.0
+    md = sh(tiny_repo, "dvc", "exp", "show", "--md").stdout
+    assert "f4-low" in md and "0.0003" in md and "0.002" in md, md

@@ -10,13 +10,12 @@ from pathlib import Path
 import torch
 import yaml
 
-from conftest import ROOT, project_env, write_quadrant_store
-from imgstudy import params as P
+from conftest import ROOT, cnn_params, project_env, write_quadrant_store
 from stages import split
 
 
 def train_cmd(tmp: Path, out: str) -> list[str]:
-    return [sys.executable, "-m", "stages.train", "--params", str(tmp / "params.yaml"), "--variant", "default",
+    return [sys.executable, "-m", "stages.train", "--params", str(tmp / "params.yaml"), "--variant", "F0",
             "--store", str(tmp / "store"), "--splits", str(tmp / "splits"), "--out", str(tmp / out),
             "--live", str(tmp / f"live_{out}")]
 
@@ -29,8 +28,7 @@ def weights(path: Path) -> dict:
 def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     write_quadrant_store(tmp_path / "store", 2400, test=200)
     split.run(tmp_path / "store", tmp_path / "splits", "official", 0.1, 0.1, seed=0)
-    raw = P.read_yaml(ROOT / "params.yaml")
-    raw["train"].update(epochs=3, batch_size=16, lr=0.003)
+    raw = cnn_params(epochs=3, batch_size=16)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     env = project_env()
 
@@ -62,8 +60,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
 def test_changed_params_start_over(tmp_path: Path) -> None:
     write_quadrant_store(tmp_path / "store", 240, test=40)
     split.run(tmp_path / "store", tmp_path / "splits", "official", 0.2, 0.1, seed=0)
-    raw = P.read_yaml(ROOT / "params.yaml")
-    raw["train"].update(epochs=1, batch_size=32)
+    raw = cnn_params(epochs=1, batch_size=32)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     env = project_env()
     subprocess.run(train_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, quadrant_images, write_quadrant_store
+from conftest import cnn_params, quadrant_images, write_quadrant_store
 from imgstudy import checkpoint
 from imgstudy import params as P
 from imgstudy.engine import FitConfig, Phase, fit
@@ -22,17 +22,16 @@ def study(tmp_path_factory) -> tuple[Path, P.Params]:
     root = tmp_path_factory.mktemp("synthetic")
     write_quadrant_store(root / "store", 480, test=80)
     split.run(root / "store", root / "splits", "official", 0.2, 0.1, seed=0)
-    raw = P.read_yaml(ROOT / "params.yaml")
-    raw["train"].update(epochs=3, batch_size=32, lr=0.003)
-    return root, P.resolve(raw, "default")
+    return root, P.resolve(cnn_params(epochs=3, batch_size=32), "F0")
 
 
 def test_train_learns_and_evaluate_scores_it(study) -> None:
     root, p = study
     history = train.run(p, root / "store", root / "splits", root / "m", root / "live")
     assert len(history) == 3 and history[-1].val_acc > 0.9
-    summary = evaluate.run(p, root / "store", root / "splits", root / "m", root / "metrics", root / "plots")
-    assert summary["accuracy"] > 0.9 and summary["samples"] == 80
+    summary = evaluate.run(p, "F0", root / "store", root / "splits", root / "m", root / "metrics", root / "plots",
+                           root / "pred.npz")
+    assert summary["accuracy"] > 0.9 and summary["samples"] == 80 and summary["roc_auc"] > 0.9
     assert json.loads((root / "metrics/test.json").read_text()) == summary
 
     # The checkpoint is the best epoch and carries what is needed to use it again.

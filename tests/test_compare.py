@@ -1,0 +1,74 @@
+"""Comparison statistics against hand-computed values."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from imgstudy.compare import bootstrap_ci, column_value, display_name, fast_metrics, mcnemar
+from imgstudy.metrics import summary_metrics
+
+
+def probs_for(pred: np.ndarray, k: int) -> np.ndarray:
+    p = np.full((len(pred), k), 0.1 / (k - 1))
+    p[np.arange(len(pred)), pred] = 0.9
+    return p
+
+
+def test_mcnemar_by_hand() -> None:
+    ref = np.array([1, 1, 1, 1, 1, 0, 0, 1, 1, 1], bool)
+    other = np.array([0, 0, 0, 0, 1, 1, 0, 1, 1, 1], bool)
+    result = mcnemar(ref, other)
+    # b = 4 (ref right, other wrong), c = 1; (|4 - 1| - 1)^2 / 5 = 0.8; exact p = 2 * (1 + 5) / 2^5
+    assert (result["b"], result["c"]) == (4, 1)
+    assert result["statistic"] == pytest.approx(0.8)
+    assert result["p_value"] == pytest.approx(0.375)
+    assert mcnemar(ref, ref) == {"b": 0, "c": 0, "statistic": 0.0, "p_value": 1.0}
+
+
+def test_bootstrap_replays_by_hand_on_a_tiny_example() -> None:
+    y = np.array([0, 1, 0, 1, 1])
+    probs = probs_for(np.array([0, 1, 1, 1, 0]), 2)  # 3 of 5 right
+    ci = bootstrap_ci(y, probs, resamples=200, confidence=0.9, seed=7)
+    rng = np.random.default_rng(7)
+    accs = []
+    for _ in range(200):
+        idx = rng.integers(0, 5, 5)
+        accs.append(np.mean(probs[idx].argmax(1) == y[idx]))
+    assert ci["accuracy"] == pytest.approx((np.percentile(accs, 5), np.percentile(accs, 95)))
+
+
+def test_bootstrap_accuracy_interval_matches_the_normal_approximation() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    pred = np.where(np.arange(400) % 4 == 0, (y + 1) % 3, y)  # exactly 75% right
+    ci = bootstrap_ci(y, probs_for(pred, 3), resamples=1000, confidence=0.95, seed=1)
+    half = 1.96 * math.sqrt(0.75 * 0.25 / 400)  # 0.0424
+    assert ci["accuracy"][0] == pytest.approx(0.75 - half, abs=0.01)
+    assert ci["accuracy"][1] == pytest.approx(0.75 + half, abs=0.01)
+    perfect = bootstrap_ci(y, probs_for(y, 3), resamples=50, confidence=0.95, seed=1)
+    assert perfect["accuracy"] == (1.0, 1.0) and perfect["f1_macro"] == (1.0, 1.0)
+
+
+def test_table_cells() -> None:
+    params = {"train": {"channels": "gray", "augment": {"rotation": 0, "zoom": 0.0}, "lr": 0.001,
+                        "flag": True}}
+    assert column_value(params, "train.channels") == "gray"
+    assert column_value(params, "train.augment") == "no"
+    params["train"]["augment"]["zoom"] = 0.1
+    assert column_value(params, "train.augment") == "yes"
+    assert column_value(params, "train.lr") == "0.001" and column_value(params, "train.flag") == "yes"
+    assert [display_name(v) for v in ("A0", "F12", "mnist_cnn")] == ["A.0", "F.12", "mnist_cnn"]
+
+
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_fast_metrics_equal_scikit_learn(k: int) -> None:
+    rng = np.random.default_rng(k)
+    for n in (7, 50, 300):
+        y = rng.integers(0, k, n)
+        probs = rng.integers(1, 4, (n, k)).astype(float)  # few distinct values: ties AUC must handle
+        probs /= probs.sum(1, keepdims=True)
+        fast, reference = fast_metrics(y, probs), summary_metrics(y, probs)
+        for name, value in reference.items():
+            assert fast[name] == pytest.approx(value, nan_ok=True), (name, n)
