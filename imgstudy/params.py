@@ -218,6 +218,32 @@ class Compare(Section):
         min_length=1)
 
 
+class SearchDim(Section):
+    """One dimension of the search space: a range (low, high, log) or a list of choices."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> "SearchDim":
+        if (self.choices is None) == (self.low is None or self.high is None):
+            raise ValueError("give either low and high, or choices")
+        if self.low is not None and self.high is not None and self.low >= self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        return self
+
+
+class Search(Section):
+    sampler: Literal["tpe", "random"]
+    trials: int = Field(ge=1, description="total trials; a rerun continues the saved study")
+    variant: str = Field(description="the variant whose settings the trials start from")
+    metric: Literal["val_loss", "val_acc"]
+    space: dict[str, SearchDim] = Field(min_length=1, description="dotted train key -> range or choices")
+
+
 # The sections a variant may override (the data stages are shared by all variants).
 VARIANT_SECTIONS = ("train", "evaluate", "explain")
 
@@ -232,6 +258,7 @@ class Params(Section):
     evaluate: Evaluate
     explain: Explain
     compare: Compare
+    search: Search
     variants: dict[str, dict[str, dict[str, Any]]]
     grid: list[str] = Field(min_length=1, description="the variants dvc.yaml builds")
 
@@ -243,6 +270,11 @@ class Params(Section):
             if "." in name:
                 raise ValueError(f"variant {name!r}: no dots in variant names (DVC reads them as nesting); "
                                  "write A0 for A.0")
+        if self.search.variant not in self.variants:
+            raise ValueError(f"search.variant {self.search.variant!r} is not under variants: {sorted(self.variants)}")
+        for dotted in self.search.space:
+            if not dotted.startswith("train."):
+                raise ValueError(f"search.space key {dotted!r}: only train settings are searched")
         for title, dotted in self.compare.columns.items():
             node: Any = self.model_dump()
             for key in dotted.split("."):

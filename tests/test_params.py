@@ -10,6 +10,7 @@ from conftest import ROOT
 from imgstudy import params as P
 
 RAW = {**P.read_yaml(ROOT / "params.yaml"), "variants": {"default": {}}, "grid": ["default"]}
+RAW["search"] = {**RAW["search"], "variant": "default"}
 
 
 def with_change(dotted: str, value: object) -> dict:
@@ -129,3 +130,10 @@ def test_params_file_errors_name_the_file(tmp_path) -> None:
     broken.write_text("train: [unclosed\n")
     with pytest.raises(P.ParamsError, match="broken.yaml: not valid YAML"):
         P.load(broken)
+
+
+def test_search_space_is_checked() -> None:
+    msg = error_of(with_change("search.space", {"train.lr": {"low": 0.1, "high": 0.01}}))
+    assert "search.space.train.lr" in msg and "must be below high" in msg
+    assert "give either low and high, or choices" in error_of(with_change("search.space", {"train.lr": {}}))
+    assert "only train settings" in error_of(with_change("search.space", {"preprocess.size": {"choices": [32]}}))
