@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +96,12 @@ def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path) -> li
                   f"{r.train_acc:.4f} | val loss {r.val_loss:.4f} acc {r.val_acc:.4f} | lr {r.lr:.2e} | "
                   f"{r.seconds:.0f}s" + (" *best" if r.improved else ""), flush=True)
 
+        began = time.perf_counter()
         history = fit(model, train, val, inputs, loss_fn, fit_config(t, p.base.seed, bf16), device, on_epoch,
                       state, stamp)
-    summary = {"seconds": round(sum(r.seconds for r in history), 1), "epochs": len(history),
+    # Wall time of the fit (feature caching included) plus the epochs done before a resume.
+    seconds = time.perf_counter() - began + sum(r.seconds for r in history[:done or 0])
+    summary = {"seconds": round(seconds, 1), "epochs": len(history),
                "parameters": sum(w.numel() for w in model.parameters()),
                "trainable": sum(w.numel() for w in model.parameters() if w.requires_grad)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
