@@ -43,9 +43,10 @@ def load(path: Path, device: torch.device) -> tuple[nn.Module, ModelCard]:
         raise FileNotFoundError(f"{path}: no trained model; run the train stage")
     blob = torch.load(path, map_location=device, weights_only=True)
     raw = blob["card"]
-    inputs = raw["inputs"]
-    card = ModelCard(**{**raw, "inputs": Inputs(inputs["channels"], tuple(inputs["mean"]), tuple(inputs["std"]),
-                                                inputs["channels_last"])})
+    i = raw["inputs"]
+    inputs = Inputs(i["channels"], i["kind"], tuple(i["mean"]), tuple(i["std"]), i["channels_last"],
+                    i.get("whitening"), i.get("pixel_mean"))
+    card = ModelCard(**{**raw, "inputs": inputs})
     # Weights come from the checkpoint: never fetch ImageNet weights again to rebuild.
     options = {**card.model_options, "weights": "none"} if "weights" in card.model_options else card.model_options
     model = build_model(card.model, card.inputs.channels, len(card.classes), card.image_size, **options)

@@ -18,12 +18,21 @@ class DownloadError(RuntimeError):
     pass
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def digest_of(path: Path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def parse_checksum(checksum: str) -> tuple[str, str]:
+    """'sha256:<hex>', 'md5:<hex>' or a bare sha256 hex -> (algorithm, hex)."""
+    algorithm, _, value = checksum.rpartition(":")
+    algorithm = algorithm or "sha256"
+    if algorithm not in ("sha256", "md5") or not value:
+        raise ValueError(f"checksum {checksum!r}: expected sha256:<hex> or md5:<hex>")
+    return algorithm, value.lower()
 
 
 def _transfer(url: str, part: Path, timeout: float) -> None:
@@ -45,15 +54,18 @@ def _transfer(url: str, part: Path, timeout: float) -> None:
             raise DownloadError(f"{url}: connection closed at {part.stat().st_size} of {total} bytes")
 
 
-def download(url: str, dest: Path, sha256: str | None, retries: int = 4, backoff: float = 1.0,
+def download(url: str, dest: Path, checksum: str | None, retries: int = 4, backoff: float = 1.0,
              timeout: float = 60.0) -> Path:
-    """Download `url` to `dest`; `dest` appears only once complete and its sha256 matches.
+    """Download `url` to `dest`; `dest` appears only once complete and its checksum matches
+    ('sha256:<hex>', 'md5:<hex>' or a bare sha256; None when none is published).
 
     A partial `<dest>.part` from an interrupted run is resumed with an HTTP Range request.
     Transient failures (connection errors, 5xx, short reads) are retried with exponential
     backoff; a checksum mismatch deletes the partial file and fails at once.
     """
     dest = Path(dest)
+    if checksum:
+        parse_checksum(checksum)  # a malformed checksum fails before the download, not after
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     for attempt in range(retries + 1):
@@ -69,10 +81,11 @@ def download(url: str, dest: Path, sha256: str | None, retries: int = 4, backoff
             if attempt == retries:
                 raise DownloadError(f"{url}: failed after {retries + 1} attempts: {e}") from None
         time.sleep(backoff * 2**attempt)
-    if sha256 is not None:
-        actual = sha256_of(part)
-        if actual != sha256:
+    if checksum:
+        algorithm, expected = parse_checksum(checksum)
+        actual = digest_of(part, algorithm)
+        if actual != expected:
             part.unlink()
-            raise DownloadError(f"{url}: sha256 mismatch: expected {sha256}, got {actual}; file deleted")
+            raise DownloadError(f"{url}: {algorithm} mismatch: expected {expected}, got {actual}; file deleted")
     os.replace(part, dest)
     return dest

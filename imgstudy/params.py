@@ -40,6 +40,7 @@ class Paths(Section):
     plots: str
     predictions: str
     best: str
+    reports: str
 
 
 class Base(Section):
@@ -51,19 +52,41 @@ class Base(Section):
 class Download(Section):
     dataset: str
     source: Literal["auto", "local", "url"]
+    location: str = Field(description="generic kinds: the URL, Kaggle slug or local path")
+    checksum: str = Field(description="sha256:<hex> or md5:<hex> of a url download; empty: none")
 
     @field_validator("dataset")
     @classmethod
     def _known(cls, v: str) -> str:
-        from imgstudy.sources import DATASETS
+        from imgstudy.sources import DATASETS, GENERIC
 
-        return _in_registry(DATASETS, v)
+        if v not in DATASETS and v not in GENERIC:
+            raise ValueError(f"unknown dataset {v!r}; choose a catalog name {DATASETS.names()} "
+                             f"or a generic kind {sorted(GENERIC)}")
+        return v
+
+    @model_validator(mode="after")
+    def _location(self) -> "Download":
+        from imgstudy.sources import GENERIC
+
+        if self.dataset in GENERIC and not self.location:
+            raise ValueError(f"dataset {self.dataset!r} needs download.location (a URL, Kaggle slug or path)")
+        if self.checksum:
+            from imgstudy.fetch import parse_checksum
+
+            parse_checksum(self.checksum)
+        return self
 
 
 class Preprocess(Section):
     size: int = Field(ge=8, le=1024)
     resize: Literal["letterbox", "stretch"]
+    channels: Literal["native", "gray", "rgb"]
+    equalize: Literal["none", "global", "clahe"]
+    clahe_clip: float = Field(gt=0)
     max_samples: int = Field(ge=0, description="0 = all; else a stratified random subset")
+    max_bad_fraction: float = Field(ge=0, le=1, description="fail when more files than this cannot be decoded")
+    workers: int = Field(ge=0, description="decoding processes; 0 = all cores")
 
 
 class Split(Section):
@@ -131,7 +154,8 @@ class Speed(Section):
 class Train(Section):
     model: str
     channels: Literal["native", "gray", "rgb"]
-    normalize: Literal["dataset", "imagenet"]
+    normalize: Literal["dataset", "imagenet", "per_image", "zca", "none"]
+    zca_epsilon: float = Field(gt=0, description="ZCA whitening: added to the eigenvalues")
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     optimizer: str

@@ -5,11 +5,11 @@ import argparse
 from pathlib import Path
 
 from imgstudy import params as P
-from imgstudy.sources import DATASETS
+from imgstudy.sources import dataset
 
 
-def run(dataset: str, source: str, raw: Path) -> dict:
-    return DATASETS[dataset].fetch(raw / dataset, source)
+def run(name: str, location: str, checksum: str, source: str, raw: Path) -> dict:
+    return dataset(name, location, checksum).fetch(raw / name, source)
 
 
 def main() -> None:
@@ -17,9 +17,9 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--raw", type=Path, required=True)
     args = parser.parse_args()
-    p = P.load(args.params)
-    origin = run(p.download.dataset, p.download.source, args.raw)
-    print(f"download: {p.download.dataset} from {origin['source']} -> {args.raw / p.download.dataset}")
+    d = P.load(args.params).download
+    origin = run(d.dataset, d.location, d.checksum, d.source, args.raw)
+    print(f"download: {d.dataset} from {origin['source']} -> {args.raw / d.dataset}")
 
 
 if __name__ == "__main__":

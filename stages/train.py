@@ -62,7 +62,7 @@ def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path) -> li
     device = select_device(p.base.device)
     st, t = open_store(store), p.train
     train, val = load_split(st, splits, "train"), load_split(st, splits, "val")
-    inputs = Inputs.fit(train[0], t.channels, t.normalize, t.speed.channels_last)
+    inputs = Inputs.fit(train[0], t.channels, t.normalize, t.speed.channels_last, t.zca_epsilon)
     options = model_options(t)
     model = build_model(t.model, inputs.channels, len(st.classes), st.size, **options)
     bf16 = t.speed.precision == "bf16" or (t.speed.precision == "auto" and fast_bf16(device))
@@ -77,6 +77,8 @@ def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path) -> li
         for stale in (state, out / "model.pt"):
             stale.unlink(missing_ok=True)
     (out / "params.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    # The normalization fitted on the training split only, as a file of its own.
+    (out / "normalization.json").write_text(json.dumps(inputs.card(), indent=2) + "\n")
     print(f"train: {t.model} on {device}{' bf16' if bf16 else ''}, {len(train[1])} train / {len(val[1])} val"
           f" images{', resuming' if resume else ''}")
 

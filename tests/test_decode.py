@@ -1,0 +1,90 @@
+"""Robust decoding: every image mode to gray/RGB, EXIF orientation, bad files reported, bombs refused."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgstudy.decode import DecodeSpec, decode, decode_many
+
+RGB32 = DecodeSpec(channels=3, size=32, resize="stretch", equalize="none", clahe_clip=2.0)
+GRAY32 = DecodeSpec(channels=1, size=32, resize="stretch", equalize="none", clahe_clip=2.0)
+
+
+@pytest.fixture
+def zoo(tmp_path: Path) -> dict[str, Path]:
+    """One file per case the issue names."""
+    f = {}
+    f["rgb"] = tmp_path / "rgb.jpg"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(f["rgb"], quality=95)
+    f["rgba"] = tmp_path / "rgba.png"
+    Image.new("RGBA", (20, 20), (0, 255, 0, 128)).save(f["rgba"])  # half-transparent green on black
+    f["palette"] = tmp_path / "palette.png"
+    Image.new("RGB", (16, 16), (0, 0, 255)).convert("P").save(f["palette"])
+    f["gray16"] = tmp_path / "gray16.png"
+    Image.fromarray(np.full((24, 24), 65535 // 2, np.uint16)).save(f["gray16"])
+    f["cmyk"] = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (20, 20), (0, 255, 255, 0)).save(f["cmyk"])  # pure red in CMYK
+    # A landscape photo whose EXIF says "rotate 90": it must come out portrait.
+    f["exif"] = tmp_path / "exif.jpg"
+    img = Image.new("L", (60, 20), 0)
+    img.paste(255, (0, 0, 10, 20))  # bright band on the left edge
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 CW to display
+    img.save(f["exif"], exif=exif)
+    f["truncated"] = tmp_path / "truncated.jpg"
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "JPEG")
+    f["truncated"].write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    f["text"] = tmp_path / "text.png"
+    f["text"].write_text("this is not a picture")
+    return f
+
+
+def test_modes_decode_to_the_requested_channels(zoo) -> None:
+    red = decode(zoo["rgb"], RGB32)
+    assert red.shape == (32, 32, 3) and red.dtype == np.uint8 and red[..., 0].mean() > 180
+    assert decode(zoo["rgb"], GRAY32).shape == (32, 32, 1)
+    green = decode(zoo["rgba"], RGB32)
+    assert abs(int(green[..., 1].mean()) - 128) <= 2 and green[..., 0].max() == 0  # composited on black
+    assert decode(zoo["palette"], RGB32)[..., 2].min() > 240
+    half = decode(zoo["gray16"], GRAY32)
+    assert abs(int(half.mean()) - 128) <= 1  # 16-bit scaled, not clipped to 255
+    cmyk = decode(zoo["cmyk"], RGB32)
+    assert cmyk[..., 0].mean() > 200 and cmyk[..., 1].mean() < 50
+
+
+def test_exif_orientation_is_applied(zoo) -> None:
+    spec = DecodeSpec(channels=1, size=60, resize="letterbox", equalize="none", clahe_clip=2.0)
+    out = decode(zoo["exif"], spec)[..., 0]
+    # Rotated to portrait (20 wide, 60 high) and letterboxed: columns outside the middle 20 are padding,
+    # and the bright band, once on the left edge, now runs along the top.
+    assert out[:, :15].max() == 0 and out[:, -15:].max() == 0
+    assert out[:8, 25:35].mean() > 200 and out[-8:, 25:35].mean() < 30
+
+
+def test_bad_files_are_reported_not_fatal(zoo) -> None:
+    paths = [str(p) for p in zoo.values()]
+    images, kept, bad = decode_many(paths, RGB32, workers=1)
+    assert [Path(p).name for p, _ in bad] == ["truncated.jpg", "text.png"]
+    assert all("unreadable image" in reason for _, reason in bad)
+    assert images.shape == (len(paths) - 2, 32, 32, 3) and len(kept) == len(paths) - 2
+    assert np.array_equal(images[0], decode(zoo["rgb"], RGB32))  # order kept
+
+
+def test_parallel_decoding_gives_the_same_result(tmp_path: Path, zoo) -> None:
+    paths = [str(zoo["rgb"]), str(zoo["text"])] * 40
+    serial = decode_many(paths, RGB32, workers=1)
+    parallel = decode_many(paths, RGB32, workers=2)
+    assert np.array_equal(serial[0], parallel[0]) and serial[1] == parallel[1] and serial[2] == parallel[2]
+
+
+def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.png"
+    Image.new("L", (400, 300), 0).save(path)  # compresses to a few hundred bytes
+    spec = DecodeSpec(channels=1, size=32, resize="stretch", equalize="none", clahe_clip=2.0, max_pixels=100_000)
+    with pytest.raises(ValueError, match="decompression bomb"):
+        decode(path, spec)

@@ -1,0 +1,82 @@
+"""Each preprocessing switch checked by its numbers."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from imgstudy.images import equalize, resize_batch, resize_one
+from imgstudy.inputs import Inputs
+
+
+def low_contrast(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.normal(100, 8, (64, 64, 1)).clip(80, 120).astype(np.uint8)
+
+
+def test_global_equalization_flattens_the_histogram() -> None:
+    image = low_contrast()
+    out = equalize(image, "global")
+    assert image.max() - image.min() <= 40 and out.min() <= 5 and out.max() >= 250
+    cdf = np.cumsum(np.bincount(out.ravel(), minlength=256)) / out.size
+    levels = np.unique(out)
+    # A flat histogram has a linear CDF: at each occupied level, CDF ~ level / 255.
+    assert np.abs(cdf[levels] - levels / 255).max() < 0.06
+
+
+def test_clahe_raises_local_contrast_within_its_clip() -> None:
+    image = low_contrast()
+    out = equalize(image, "clahe", clahe_clip=2.0)
+    assert out.std() > 2 * image.std()
+    assert out.std() < equalize(image, "global").std()  # clipped: less than full equalization
+
+
+def test_colour_equalization_changes_lightness_only() -> None:
+    import cv2
+
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[..., 0] = low_contrast()[:32, :32, 0]  # a dim red picture
+    out = equalize(image, "global")
+    before, after = (cv2.cvtColor(x, cv2.COLOR_RGB2LAB).astype(int) for x in (image, out))
+    assert after[..., 0].std() > 3 * before[..., 0].std()  # lightness spread...
+    colour_shift = np.abs(after[..., 1:] - before[..., 1:]).max(-1)
+    # ...colour (a*, b*) kept, except where a lighter red leaves the RGB gamut and is clipped
+    assert np.median(colour_shift) == 0 and (colour_shift <= 2).mean() > 0.5
+
+
+def test_letterbox_keeps_the_aspect_ratio_and_stretch_does_not() -> None:
+    image = np.full((20, 40, 1), 255, np.uint8)  # a 2:1 white rectangle
+    boxed = resize_one(image, 32, "letterbox")[..., 0]
+    rows = np.flatnonzero(boxed.mean(1) > 128)
+    assert (rows.min(), rows.max()) == (8, 23) and boxed[:6].max() == 0  # 16 rows of 32: still 2:1
+    assert resize_one(image, 32, "stretch").min() == 255
+    batch = resize_batch(np.stack([image] * 3), 32, "letterbox")
+    assert np.abs(batch[0].astype(int) - boxed[..., None]).max() <= 2
+
+
+def test_dataset_zscore_uses_the_training_images_only() -> None:
+    train = torch.full((10, 4, 4, 1), 100, dtype=torch.uint8)
+    train[:5] = 200
+    inputs = Inputs.fit(train, "native", "dataset", False)
+    assert abs(inputs.mean[0] - 150 / 255) < 1e-6 and abs(inputs.std[0] - 50 / 255) < 1e-6
+    test = torch.full((2, 4, 4, 1), 250, dtype=torch.uint8)  # not seen by fit
+    assert torch.allclose(inputs(test), torch.full((2, 1, 4, 4), (250 - 150) / 50.0), atol=1e-5)
+
+
+def test_zca_whitening_gives_identity_covariance_on_training_data() -> None:
+    rng = np.random.default_rng(0)
+    mix = rng.normal(size=(48, 48))
+    x = rng.normal(size=(4000, 48)) @ mix  # strongly correlated pixels
+    x = ((x - x.min()) / (x.max() - x.min()) * 255).astype(np.uint8).reshape(4000, 4, 4, 3)
+    images = torch.from_numpy(x)
+    inputs = Inputs.fit(images, "native", "zca", False, zca_epsilon=1e-6)
+    white = inputs(images).reshape(4000, -1).double()
+    cov = torch.cov(white.T)
+    assert torch.allclose(cov, torch.eye(48, dtype=torch.float64), atol=0.05)
+    raw = torch.cov(images.reshape(4000, -1).double().T)
+    assert (raw - torch.diag(torch.diag(raw))).abs().max() > 10 * (cov - torch.eye(48)).abs().max()
+
+
+def test_per_image_standardization() -> None:
+    images = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8))
+    x = Inputs.fit(images, "native", "per_image", False)(images).reshape(5, -1)
+    assert torch.allclose(x.mean(1), torch.zeros(5), atol=1e-5) and torch.allclose(x.std(1), torch.ones(5), atol=1e-4)
