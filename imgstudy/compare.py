@@ -90,13 +90,18 @@ def column_value(params: dict, dotted: str) -> str:
 
 def table_rows(report: dict, columns: dict[str, str]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the comparison table, one row per variant, in grid order."""
-    header = ["variant", *columns, *TABLE_METRICS, "train s", "parameters", f"p vs {report['best']}"]
+    kfold = any("val_acc_mean" in v["metrics"] for v in report["variants"].values())
+    header = ["variant", *columns, *TABLE_METRICS, *(["k-fold val acc"] if kfold else []), "train s", "parameters",
+              f"p vs {display_name(report['best'])}"]
     rows = []
     for name, v in report["variants"].items():
         cells = [display_name(name), *v["columns"].values()]
         for m in TABLE_METRICS:
             lo, hi = v["ci"][m]
             cells.append(f"{v['metrics'][m]:.4f} [{lo:.4f}, {hi:.4f}]")
+        if kfold:
+            m = v["metrics"]
+            cells.append(f"{m['val_acc_mean']:.4f} ± {m['val_acc_std']:.4f}" if "val_acc_mean" in m else "")
         cells += [f"{v['metrics']['train_seconds']:.0f}", f"{v['metrics']['parameters']:,}",
                   "best" if name == report["best"] else f"{v['mcnemar']['p_value']:.3g}"]
         rows.append(cells)

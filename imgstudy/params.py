@@ -93,6 +93,7 @@ class Split(Section):
     test: Literal["official", "fraction"]
     val_fraction: float = Field(gt=0, lt=1)
     test_fraction: float = Field(gt=0, lt=1)
+    folds: int = Field(ge=0, description="k-fold cross-validation over train+val; 0 or 1 = off")
 
 
 class Cnn(Section):

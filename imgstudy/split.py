@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 TEST_MODES = ("official", "fraction")
 
@@ -38,3 +38,12 @@ def split_indices(labels: np.ndarray, official: np.ndarray, test: str, val_fract
                                           random_state=seed)
     return {name: np.sort(idx) for name, idx in
             {"train": train_idx, "val": val_idx, "test": test_idx}.items()}
+
+
+def kfold_assignments(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold id (0..k-1) of every sample, stratified on the label."""
+    folds = np.empty(len(labels), np.int64)
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        folds[held_out] = fold
+    return folds

@@ -76,5 +76,9 @@ def load_split(store: Store, splits: Path, name: str) -> tuple[torch.Tensor, tor
     path = Path(splits) / f"{name}.npy"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no {name} split; run the split stage")
-    idx = np.load(path)
+    return take(store, np.load(path))
+
+
+def take(store: Store, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples `idx` in memory as (uint8 NHWC, int64 labels); sorted indices read the memmap in order."""
     return torch.from_numpy(np.ascontiguousarray(store.images[idx])), torch.from_numpy(store.labels[idx])

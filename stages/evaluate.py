@@ -25,6 +25,9 @@ def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, m
     trained = json.loads((model_dir / "summary.json").read_text())
     summary = {**summary_metrics(y_true, probs), "samples": int(len(y_true)), "best_epoch": card.epoch + 1,
                "train_seconds": trained["seconds"], "parameters": trained["parameters"]}
+    if (model_dir / "cv.json").is_file():  # k-fold validation scores from the train stage
+        cv = json.loads((model_dir / "cv.json").read_text())
+        summary.update({k: cv[k] for k in ("val_acc_mean", "val_acc_std", "val_loss_mean", "val_loss_std")})
     for folder in (metrics, plots, predictions.parent):
         folder.mkdir(parents=True, exist_ok=True)
     (metrics / "test.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -23,7 +23,7 @@ from imgstudy.engine import EpochResult, FitConfig, Phase, fast_bf16, fit, selec
 from imgstudy.inputs import Inputs
 from imgstudy.losses import LOSSES, class_weights
 from imgstudy.models import MODELS, build_model
-from imgstudy.store import load_split, open_store
+from imgstudy.store import Store, load_split, open_store, take
 
 
 def model_options(t: P.Train) -> dict:
@@ -57,18 +57,51 @@ def finished_epochs(state: Path, stamp: str) -> int | None:
     return len(saved["history"]) if saved.get("fingerprint") == stamp else None
 
 
+def prepare(t: P.Train, st: Store, train: tuple[torch.Tensor, torch.Tensor], device: torch.device, seed: int):
+    """Inputs fitted on `train` only, a freshly seeded model, and the loss with its class weights."""
+    inputs = Inputs.fit(train[0], t.channels, t.normalize, t.speed.channels_last, t.zca_epsilon)
+    torch.manual_seed(seed)
+    model = build_model(t.model, inputs.channels, len(st.classes), st.size, **model_options(t))
+    weights = class_weights(t.class_weights, train[1].numpy(), len(st.classes))
+    loss_fn = LOSSES[t.loss](None if weights is None else weights.to(device), t.label_smoothing, t.focal_gamma)
+    return inputs, model, loss_fn
+
+
+def cross_validate(p: P.Params, st: Store, splits: Path, device: torch.device, bf16: bool) -> dict | None:
+    """k-fold over train+val when split wrote folds: a fresh model per fold, scored on its held-out
+    fold at its best epoch. Returns per-fold results with their mean and std."""
+    if not (splits / "cv_folds.npy").is_file():
+        return None
+    pool, folds = np.load(splits / "cv_pool.npy"), np.load(splits / "cv_folds.npy")
+    results = []
+    for fold in range(int(folds.max()) + 1):
+        train, val = take(st, pool[folds != fold]), take(st, pool[folds == fold])
+        inputs, model, loss_fn = prepare(p.train, st, train, device, p.base.seed)
+        history = fit(model, train, val, inputs, loss_fn, fit_config(p.train, p.base.seed, bf16), device,
+                      lambda r, m: None)
+        best = [r for r in history if r.improved][-1]
+        results.append({"fold": fold, "val_loss": best.val_loss, "val_acc": best.val_acc, "best_epoch": best.epoch + 1})
+        print(f"fold {fold + 1}/{int(folds.max()) + 1}: val loss {best.val_loss:.4f} acc {best.val_acc:.4f}", flush=True)
+    summary = {"folds": results}
+    for key in ("val_loss", "val_acc"):
+        values = np.array([r[key] for r in results])
+        summary[f"{key}_mean"], summary[f"{key}_std"] = float(values.mean()), float(values.std(ddof=1))
+    return summary
+
+
 def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path) -> list[EpochResult]:
     setup_runtime(p.base.seed, p.base.threads)
     device = select_device(p.base.device)
     st, t = open_store(store), p.train
-    train, val = load_split(st, splits, "train"), load_split(st, splits, "val")
-    inputs = Inputs.fit(train[0], t.channels, t.normalize, t.speed.channels_last, t.zca_epsilon)
-    options = model_options(t)
-    model = build_model(t.model, inputs.channels, len(st.classes), st.size, **options)
     bf16 = t.speed.precision == "bf16" or (t.speed.precision == "auto" and fast_bf16(device))
-    weights = class_weights(t.class_weights, train[1].numpy(), len(st.classes))
-    loss_fn = LOSSES[t.loss](None if weights is None else weights.to(device), t.label_smoothing, t.focal_gamma)
     out.mkdir(parents=True, exist_ok=True)
+    cv = cross_validate(p, st, splits, device, bf16)
+    (out / "cv.json").unlink(missing_ok=True)
+    if cv is not None:
+        (out / "cv.json").write_text(json.dumps(cv, indent=2) + "\n")
+    train, val = load_split(st, splits, "train"), load_split(st, splits, "val")
+    inputs, model, loss_fn = prepare(t, st, train, device, p.base.seed)
+    options = model_options(t)
     resolved = p.model_dump(mode="json")
     state, stamp = out / "state.pt", fingerprint(resolved, store, splits)
     done = finished_epochs(state, stamp)

@@ -42,3 +42,13 @@ def test_subset_keeps_label_and_official_proportions() -> None:
     assert len(keep) == 100 and np.all(np.diff(keep) > 0)
     assert np.bincount(LABELS[keep]).tolist() == [40, 30, 20, 10]
     assert (OFFICIAL[keep] == "test").sum() == 20
+
+
+def test_kfold_folds_are_stratified_and_cover_the_pool() -> None:
+    from imgstudy.split import kfold_assignments
+
+    folds = kfold_assignments(LABELS, 5, seed=0)
+    assert sorted(np.unique(folds).tolist()) == [0, 1, 2, 3, 4]
+    for f in range(5):
+        assert np.bincount(LABELS[folds == f]).tolist() == [80, 60, 40, 20]
+    assert np.array_equal(folds, kfold_assignments(LABELS, 5, seed=0))

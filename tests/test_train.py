@@ -90,3 +90,18 @@ def test_inputs_standardize_per_channel_and_convert_channels() -> None:
     # gray -> rgb replicates the channel; ImageNet statistics are the fixed published ones.
     rgb = Inputs.fit(images[..., :1], "rgb", "imagenet", channels_last=False)
     assert rgb.mean == (0.485, 0.456, 0.406) and rgb(images[..., :1]).shape == (50, 3, 8, 8)
+
+
+def test_kfold_trains_one_model_per_fold_and_reports_mean_and_std(tmp_path) -> None:
+    write_quadrant_store(tmp_path / "store", 240, test=40)
+    sizes = split.run(tmp_path / "store", tmp_path / "splits", "official", 0.2, 0.1, seed=0, folds=3)
+    assert sizes["folds"] == 3 and len(np.load(tmp_path / "splits/cv_pool.npy")) == 200
+    p = P.resolve(cnn_params(epochs=2, batch_size=32), "F0")
+    train.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "m", tmp_path / "live")
+    cv = json.loads((tmp_path / "m/cv.json").read_text())
+    accs = [f["val_acc"] for f in cv["folds"]]
+    assert len(accs) == 3 and cv["val_acc_mean"] == pytest.approx(np.mean(accs))
+    assert cv["val_acc_std"] == pytest.approx(np.std(accs, ddof=1))
+    summary = evaluate.run(p, "F0", tmp_path / "store", tmp_path / "splits", tmp_path / "m", tmp_path / "metrics",
+                           tmp_path / "plots", tmp_path / "pred.npz")
+    assert summary["val_acc_mean"] == cv["val_acc_mean"]

@@ -5,8 +5,11 @@
 
 A preset is a complete params file (every key explicit, validated like params.yaml);
 params.yaml is in git, so `git checkout params.yaml` returns to the default study.
---offline keeps every setting but the data: the built-in MNIST, capped to
-OFFLINE_SAMPLES images, for machines where the study's own data cannot be had.
+--offline runs the study's grid where its data and weights cannot be had: the built-in
+MNIST (OFFLINE_SAMPLES digits) instead of the study's data, images of at most OFFLINE_SIZE
+px, at most OFFLINE_EPOCHS epochs per phase, and random initialization for backbones whose
+ImageNet weights are not on the machine. Every other setting - the variants, models and
+switches - stays the study's own.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from ruamel.yaml import YAML
 from imgstudy import params as P
 
 ROOT = Path(__file__).resolve().parents[1]
-OFFLINE_SAMPLES = 4000
+OFFLINE_SAMPLES, OFFLINE_SIZE, OFFLINE_EPOCHS = 2000, 64, 3
 
 
 def presets() -> list[str]:
@@ -36,10 +39,18 @@ def render(name: str, offline: bool) -> str:
     if offline:
         yaml = YAML()  # round trip: the preset's comments survive
         doc = yaml.load(text)
-        doc["download"]["dataset"] = "mnist"
-        doc["download"]["source"] = "auto"
+        doc["download"].update(dataset="mnist", source="auto", location="", checksum="")
         doc["split"]["test"] = "official"
         doc["preprocess"]["max_samples"] = OFFLINE_SAMPLES
+        doc["preprocess"]["size"] = min(doc["preprocess"]["size"], OFFLINE_SIZE)
+        doc["train"]["epochs"] = min(doc["train"]["epochs"], OFFLINE_EPOCHS)
+        doc["train"]["finetune"]["epochs"] = min(doc["train"]["finetune"]["epochs"], OFFLINE_EPOCHS)
+        if doc["train"]["transfer"]["weights"] == "imagenet":
+            doc["train"]["transfer"]["weights"] = "imagenet_or_random"
+        for override in doc["variants"].values():  # variants may ask for weights too
+            transfer = (override.get("train") or {}).get("transfer") or {}
+            if transfer.get("weights") == "imagenet":
+                transfer["weights"] = "imagenet_or_random"
         out = io.StringIO()
         yaml.dump(doc, out)
         text = out.getvalue()

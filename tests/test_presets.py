@@ -1,0 +1,42 @@
+"""Every study preset is a valid, complete params file, on its own data and offline."""
+from __future__ import annotations
+
+import pytest
+
+from imgstudy import params as P
+from tools import preset
+
+NAMES = preset.presets()
+
+
+def test_one_preset_per_study() -> None:
+    assert NAMES == ["chest_xray", "dog_breeds", "lung_ct", "mnist", "sperm_morphology"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_preset_resolves_every_variant(name: str) -> None:
+    raw = P.yaml_text(preset.render(name, offline=False))
+    for variant in raw["grid"]:
+        P.resolve(raw, variant)
+    offline = P.yaml_text(preset.render(name, offline=True))
+    assert offline["download"]["dataset"] == "mnist" and offline["preprocess"]["max_samples"] == preset.OFFLINE_SAMPLES
+    assert offline["grid"] == raw["grid"] and set(offline["variants"]) == set(raw["variants"])
+    for variant in offline["grid"]:
+        t = P.resolve(offline, variant).train
+        assert t.transfer.weights != "imagenet"  # falls back to random where no file is offline
+        assert t.epochs <= preset.OFFLINE_EPOCHS and t.finetune.epochs <= preset.OFFLINE_EPOCHS
+        assert t.model == P.resolve(raw, variant).train.model  # the study's own models
+
+
+def test_study_specifics() -> None:
+    sperm = P.yaml_text(preset.render("sperm_morphology", False))
+    assert sperm["train"]["model"] == "vgg19" and sperm["grid"][0] == "A0" and len(sperm["grid"]) == 10
+    chest = P.resolve(P.yaml_text(preset.render("chest_xray", False)), "two_stage").train
+    assert (chest.model, chest.class_weights, chest.finetune.epochs > 0) == ("mobilenet_v3_large", "balanced", True)
+    lung = P.resolve(P.yaml_text(preset.render("lung_ct", False)), "vgg16_improved").train
+    assert (lung.loss, lung.normalize, lung.transfer.init, lung.grad_clip > 0) == ("bce_with_logits", "dataset",
+                                                                                   "xavier_uniform", True)
+    dogs = P.yaml_text(preset.render("dog_breeds", False))
+    assert {"mobilenet_v2", "resnet50", "vgg16", "vgg19", "cnn"} <= set(dogs["grid"])
+    mnist = P.yaml_text(preset.render("mnist", False))
+    assert {P.resolve(mnist, v).train.model for v in mnist["grid"]} == {"mnist_cnn", "cnn_gru"}
