@@ -78,6 +78,35 @@ def predict_logits(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch
     return torch.cat(out) if out else torch.empty(0)
 
 
+TTA_VIEWS = ("none", "hflip", "hflip_shift")
+
+
+def _views(x: torch.Tensor, tta: str) -> list[torch.Tensor]:
+    """Test-time augmentation views of a (B, C, H, W) batch: the image, its mirror, 2-px shifts."""
+    views = [x]
+    if tta in ("hflip", "hflip_shift"):
+        views.append(x.flip(-1))
+    if tta == "hflip_shift":
+        for dy, dx in ((2, 0), (-2, 0), (0, 2), (0, -2)):
+            views.append(torch.roll(x, shifts=(dy, dx), dims=(-2, -1)))
+    return views
+
+
+@torch.no_grad()
+def predict_probs(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_size: int, device: torch.device,
+                  bf16: bool = False, tta: str = "none") -> torch.Tensor:
+    """(N, H, W, C) uint8 -> (N, classes) probabilities, averaged over the TTA views."""
+    if tta not in TTA_VIEWS:
+        raise ValueError(f"tta {tta!r}; choose one of {TTA_VIEWS}")
+    model.eval()
+    out = []
+    for idx in batches(len(images), batch_size):
+        x = inputs(images[idx].to(device))
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            out.append(torch.stack([model(v).float().softmax(1) for v in _views(x, tta)]).mean(0).cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
 @dataclass(frozen=True)
 class Phase:
     """One stretch of training; trainable_blocks=None leaves the model's freezing as built."""

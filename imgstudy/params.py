@@ -220,11 +220,27 @@ class Train(Section):
 
 class Evaluate(Section):
     batch_size: int = Field(ge=1)
+    tta: Literal["none", "hflip", "hflip_shift"] = Field(description="test-time augmentation: averaged views")
+
+
+class Robustness(Section):
+    corruptions: list[str] = Field(min_length=1)
+    max_samples: int = Field(ge=0, description="test images corrupted; 0 = all")
+    batch_size: int = Field(ge=1)
+
+    @field_validator("corruptions")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        from imgstudy.robustness import CORRUPTIONS
+
+        return [_in_registry(CORRUPTIONS, c) for c in v]
 
 
 class Explain(Section):
     method: str
-    per_class: int = Field(ge=1, le=32, description="test images shown per class")
+    per_class: int = Field(ge=1, le=32, description="right and wrong test images shown per class")
+    mean_map_samples: int = Field(ge=1, description="test images averaged into each class's mean map")
+    deletion_steps: int = Field(ge=2, le=100, description="steps of the deletion curve")
 
     @field_validator("method")
     @classmethod
@@ -270,7 +286,7 @@ class Search(Section):
 
 
 # The sections a variant may override (the data stages are shared by all variants).
-VARIANT_SECTIONS = ("train", "evaluate", "explain")
+VARIANT_SECTIONS = ("train", "evaluate", "robustness", "explain")
 
 
 class Params(Section):
@@ -281,6 +297,7 @@ class Params(Section):
     split: Split
     train: Train
     evaluate: Evaluate
+    robustness: Robustness
     explain: Explain
     compare: Compare
     search: Search

@@ -46,3 +46,18 @@ def plot_val_curves(path: Path, curves: dict[str, dict[str, list[float]]]) -> No
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_robustness(path: Path, table: dict[str, dict[str, float]], clean: float) -> None:
+    """Accuracy per corruption against severity; the dashed line is the clean accuracy."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, row in table.items():
+        ax.plot([int(s) for s in row], list(row.values()), marker="o", label=name)
+    ax.axhline(clean, color="k", ls="--", lw=1, label="clean")
+    ax.set(xlabel="severity", ylabel="test accuracy", xticks=[1, 2, 3], ylim=(0, 1.02),
+           title="accuracy on corrupted test images")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,16 +1,20 @@
-"""evaluate: score one variant's best model on the test split; keep its predictions."""
+"""evaluate: score one variant's best model on the test split; keep its predictions and plots."""
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from imgstudy import checkpoint
 from imgstudy import params as P
-from imgstudy.engine import predict_logits, select_device, setup_runtime
-from imgstudy.metrics import per_class_report, plot_confusion, summary_metrics, write_confusion_csv
+from imgstudy.engine import predict_probs, select_device, setup_runtime
+from imgstudy.evalplots import plot_confident_mistakes, plot_curves, plot_reliability, write_curves
+from imgstudy.metrics import (confused_pairs, detailed_metrics, per_class_report, plot_confusion, summary_metrics,
+                              write_confusion_csv, youden_threshold)
 from imgstudy.store import load_split, open_store
 
 
@@ -19,11 +23,22 @@ def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, m
     setup_runtime(p.base.seed, p.base.threads)
     device = select_device(p.base.device)
     model, card = checkpoint.load(model_dir / "model.pt", device)
-    images, labels = load_split(open_store(store), splits, "test")
-    probs = predict_logits(model, images, card.inputs, p.evaluate.batch_size, device, card.bf16).softmax(1).numpy()
-    y_true, y_pred = labels.numpy(), probs.argmax(1)
+    st, e = open_store(store), p.evaluate
+
+    def probs_of(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        images, labels = load_split(st, splits, split)
+        probs = predict_probs(model, images, card.inputs, e.batch_size, device, card.bf16, e.tta)
+        return images.numpy(), labels.numpy(), probs.numpy()
+
+    images, y_true, probs = probs_of("test")
+    threshold = None
+    if probs.shape[1] == 2:  # binary: the operating threshold comes from validation, never from test
+        _, y_val, p_val = probs_of("val")
+        threshold = youden_threshold(y_val, p_val[:, 1]) if len(np.unique(y_val)) == 2 else 0.5
+    y_pred = probs.argmax(1)
     trained = json.loads((model_dir / "summary.json").read_text())
-    summary = {**summary_metrics(y_true, probs), "samples": int(len(y_true)), "best_epoch": card.epoch + 1,
+    summary = {**summary_metrics(y_true, probs), **detailed_metrics(y_true, probs, threshold),
+               "samples": int(len(y_true)), "best_epoch": card.epoch + 1, "tta": e.tta,
                "train_seconds": trained["seconds"], "parameters": trained["parameters"]}
     if (model_dir / "cv.json").is_file():  # k-fold validation scores from the train stage
         cv = json.loads((model_dir / "cv.json").read_text())
@@ -31,10 +46,21 @@ def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, m
     for folder in (metrics, plots, predictions.parent):
         folder.mkdir(parents=True, exist_ok=True)
     (metrics / "test.json").write_text(json.dumps(summary, indent=2) + "\n")
-    report = per_class_report(y_true, y_pred, card.classes)
+    report = {"classes": per_class_report(y_true, y_pred, card.classes),
+              "confused_pairs": confused_pairs(y_true, y_pred, card.classes)}
     (metrics / "classes.json").write_text(json.dumps(report, indent=2) + "\n")
+
     write_confusion_csv(plots / "confusion.csv", y_true, y_pred, card.classes)
+    shutil.copyfile(plots / "confusion.csv", plots / "confusion_normalized.csv")  # a second DVC template
     plot_confusion(plots / "confusion.png", y_true, y_pred, card.classes)
+    write_curves(plots, y_true, probs)
+    plot_curves(plots / "curves.png", y_true, probs, card.classes)
+    plot_reliability(plots / "reliability.png", y_true, probs, summary["ece"])
+    plot_confident_mistakes(plots / "mistakes.png", images, y_true, probs, card.classes)
+    with open(plots / "confused_pairs.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["pair", "count"])
+        writer.writerows((f"{c['actual']} -> {c['predicted']}", c["count"]) for c in report["confused_pairs"])
     # Per-sample predictions: what compare needs for confidence intervals and paired tests.
     np.savez_compressed(predictions, y_true=y_true, probs=probs.astype(np.float32), classes=np.array(card.classes),
                         variant=variant, summary=json.dumps(summary))
@@ -54,7 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
     summary = run(p, args.variant, args.store, args.splits, args.model, args.metrics, args.plots, args.predictions)
-    print(f"evaluate {args.variant}: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if isinstance(v, float)))
+    print(f"evaluate {args.variant}: " + ", ".join(f"{k} {summary[k]:.4f}" for k in
+                                                   ("accuracy", "f1_macro", "roc_auc", "log_loss", "ece")))
 
 
 if __name__ == "__main__":

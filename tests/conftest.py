@@ -48,7 +48,8 @@ def edit_params(repo: Path, changes: dict[str, object]) -> None:
 # The default grid, shrunk: 600 digits at 32 px, one short epoch per variant.
 TINY = {"preprocess.max_samples": 600, "preprocess.size": 32, "train.epochs": 1, "train.batch_size": 32,
         "train.lr": 0.001,
-        "evaluate.batch_size": 256, "explain.per_class": 1, "compare.bootstrap": 100}
+        "evaluate.batch_size": 256, "explain.per_class": 1, "explain.mean_map_samples": 5,
+        "robustness.max_samples": 100, "compare.bootstrap": 100}
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from pathlib import Path
 from conftest import TINY, edit_params, sh
 
 GRID = ["A0", "B0", "C0", "D0", "E0", "F0", "F1", "F2", "F3", "F4"]
-PER_VARIANT = [f"{stage}@{v}" for v in GRID for stage in ("train", "evaluate", "explain")]
+PER_VARIANT_STAGES = ("train", "evaluate", "robustness", "explain")
+PER_VARIANT = [f"{stage}@{v}" for v in GRID for stage in PER_VARIANT_STAGES]
 
 
 def ran(output: str) -> set[str]:
@@ -21,7 +22,7 @@ def check_variant_outputs(repo: Path, v: str) -> dict:
     test = json.loads((repo / f"metrics/{v}/test.json").read_text())
     assert set(test) >= {"accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc", "parameters"}
     assert all(0.0 <= test[m] <= 1.0 for m in ("accuracy", "precision_macro", "recall_macro", "f1_macro"))
-    classes = json.loads((repo / f"metrics/{v}/classes.json").read_text())
+    classes = json.loads((repo / f"metrics/{v}/classes.json").read_text())["classes"]
     assert sum(classes[str(d)]["support"] for d in range(10)) == test["samples"]
     with open(repo / f"plots/{v}/confusion.csv") as f:
         rows = list(csv.DictReader(f))
@@ -30,6 +31,16 @@ def check_variant_outputs(repo: Path, v: str) -> dict:
     rows = (repo / f"dvclive/{v}/plots/metrics/train/loss.tsv").read_text().splitlines()
     assert len(rows) == 1 + TINY["train.epochs"]
     assert len(list((repo / f"plots/{v}/gradcam").glob("class_*.png"))) == 10
+    assert (repo / f"plots/{v}/gradcam/mean_maps.png").is_file()
+    explained = json.loads((repo / f"metrics/{v}/explain.json").read_text())
+    assert explained["samples"] > 0 and 0 <= explained["deletion_auc"] <= 1
+    robust = json.loads((repo / f"metrics/{v}/robustness.json").read_text())
+    assert set(robust["corruptions"]) == {"shift", "rotate", "zoom", "contrast", "brightness", "noise", "blur",
+                                          "imperfect"}
+    assert 0 <= robust["mean_corruption_accuracy"] <= 1 and robust["samples"] == 100
+    for name in ("confusion.png", "curves.png", "reliability.png", "mistakes.png", "roc.csv", "pr.csv",
+                 "robustness.png"):
+        assert (repo / f"plots/{v}/{name}").stat().st_size > 100, name
     return test
 
 
@@ -61,12 +72,14 @@ def test_grid_repro_compare_and_selective_rebuild(tiny_repo: Path) -> None:
     # `dvc plots show` renders the declared plots into one page.
     sh(tiny_repo, "dvc", "plots", "show", "-o", "plots_html")
     page = (tiny_repo / "plots_html/index.html").read_text()
-    assert "confusion.csv" in page and "loss.tsv" in page and "val_curves.png" in page
+    for name in ("confusion.csv", "confusion_normalized.csv", "roc.csv", "loss.tsv", "val_curves.png",
+                 "reliability.png", "robustness.png", "deletion.png"):
+        assert name in page, name
 
     # Nothing changed: nothing runs. F.3's learning rate changes: only F.3 and compare run.
     assert ran(sh(tiny_repo, "dvc", "repro").stdout) == set()
     edit_params(tiny_repo, {"variants.F3.train.lr": 0.0005})
-    assert ran(sh(tiny_repo, "dvc", "repro").stdout) == {"train@F3", "evaluate@F3", "explain@F3", "compare"}
+    assert ran(sh(tiny_repo, "dvc", "repro").stdout) == {f"{s}@F3" for s in PER_VARIANT_STAGES} | {"compare"}
 
     # Experiments (one test with the above: the first build is the slow part, done once).
     sh(tiny_repo, "git", "add", "-A")
@@ -88,7 +101,7 @@ def wait_for_queue(repo: Path, timeout: float = 600) -> None:
 
 def experiments_run_and_queue_and_show(tiny_repo: Path) -> None:
     out = sh(tiny_repo, "dvc", "exp", "run", "-n", "f4-low", "-S", "variants.F4.train.lr=0.0003").stdout
-    assert ran(out) == {"train@F4", "evaluate@F4", "explain@F4", "compare"}, out
+    assert ran(out) == {f"{s}@F4" for s in PER_VARIANT_STAGES} | {"compare"}, out
     sh(tiny_repo, "dvc", "exp", "run", "--queue", "-S", "variants.F4.train.lr=0.002,0.0002")
     sh(tiny_repo, "dvc", "queue", "start", "-j", "1")
     wait_for_queue(tiny_repo)

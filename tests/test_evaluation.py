@@ -1,0 +1,76 @@
+"""Evaluation metrics against scikit-learn and hand computation; the binary threshold comes from validation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from imgstudy.engine import _views, predict_probs
+from imgstudy.inputs import Inputs
+from imgstudy.metrics import confused_pairs, detailed_metrics, expected_calibration_error, youden_threshold
+
+RNG = np.random.default_rng(3)
+Y3 = RNG.integers(0, 3, 200)
+P3 = RNG.dirichlet(np.ones(3), 200)
+P3[np.arange(200)[:120], Y3[:120]] += 1.5  # a better-than-chance classifier
+P3 /= P3.sum(1, keepdims=True)
+
+
+def test_detailed_metrics_equal_scikit_learn() -> None:
+    m = detailed_metrics(Y3, P3)
+    pred = P3.argmax(1)
+    assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(Y3, pred))
+    assert m["f1_weighted"] == pytest.approx(skm.f1_score(Y3, pred, average="weighted"))
+    assert m["precision_weighted"] == pytest.approx(skm.precision_score(Y3, pred, average="weighted"))
+    assert m["recall_weighted"] == pytest.approx(skm.recall_score(Y3, pred, average="weighted"))
+    assert m["average_precision"] == pytest.approx(skm.average_precision_score(np.eye(3)[Y3], P3, average="macro"))
+    assert m["log_loss"] == pytest.approx(skm.log_loss(Y3, P3))
+    assert m["cohen_kappa"] == pytest.approx(skm.cohen_kappa_score(Y3, pred))
+    assert "sensitivity" not in m
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    y = np.array([0, 0, 1, 1])
+    probs = np.array([[0.95, 0.05], [0.95, 0.05], [0.65, 0.35], [0.3, 0.7]])
+    # bins (15 equal): 0.95 -> both right: |1 - 0.95| on 2 samples; 0.65 wrong: |0 - 0.65|; 0.7 right: |1 - 0.7|
+    expected = (2 * 0.05 + 0.65 + 0.3) / 4
+    assert expected_calibration_error(y, probs) == pytest.approx(expected)
+
+
+def test_binary_threshold_is_chosen_on_validation_and_applied_to_test() -> None:
+    y_val = np.array([0, 0, 0, 1, 1, 1])
+    p_val = np.array([0.1, 0.2, 0.35, 0.3, 0.6, 0.9])
+    threshold = youden_threshold(y_val, p_val)
+    assert threshold == pytest.approx(0.3)  # J = 1 - 1/3 at 0.3 (all positives, one negative above)
+    y_test = np.array([0, 0, 1, 1, 1])
+    p_test = np.array([0.25, 0.4, 0.31, 0.29, 0.8])
+    m = detailed_metrics(y_test, np.stack([1 - p_test, p_test], 1), threshold)
+    assert m["threshold"] == threshold
+    assert m["sensitivity"] == pytest.approx(2 / 3) and m["specificity"] == pytest.approx(1 / 2)
+
+
+def test_confused_pairs_are_the_most_frequent_mistakes() -> None:
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    pred = np.array([1, 1, 0, 0, 1, 0, 1, 2])
+    pairs = confused_pairs(y, pred, ["a", "b", "c"], top=2)
+    assert pairs[0] == {"actual": "a", "predicted": "b", "count": 2} and pairs[1]["count"] == 1
+
+
+def test_tta_views_and_averaging() -> None:
+    x = torch.rand(2, 1, 8, 8)
+    assert len(_views(x, "none")) == 1 and len(_views(x, "hflip")) == 2 and len(_views(x, "hflip_shift")) == 6
+    assert torch.equal(_views(x, "hflip")[1], x.flip(-1))
+    # A model that only sees the left half: flipping changes its answer, and TTA averages both.
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[0, :].view(8, 8)[:, :4] = 1.0
+        model[1].bias.zero_()
+    images = torch.zeros(1, 8, 8, 1, dtype=torch.uint8)
+    images[0, :, :4] = 255
+    inputs = Inputs.fit(images, "native", "none", False)
+    plain = predict_probs(model, images, inputs, 4, torch.device("cpu"))
+    tta = predict_probs(model, images, inputs, 4, torch.device("cpu"), tta="hflip")
+    flipped = predict_probs(model, images.flip(2), inputs, 4, torch.device("cpu"))
+    assert torch.allclose(tta, (plain + flipped) / 2)
