@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run study test dag clean-venv
+.PHONY: install run study test browser dag clean-venv
 
 $(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ study: install
 	@echo
 	@cat metrics/compare.md
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
+
+# The web page test drives Debian's Chromium headless (no browser download at run time).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 dag: install
 	dvc dag

@@ -22,6 +22,7 @@ class ModelCard:
     model: str
     model_options: dict
     image_size: int
+    stored_channels: int  # channels of the preprocessed store: what new images are decoded to
     classes: list[str]
     inputs: Inputs
     bf16: bool

@@ -123,8 +123,8 @@ def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path) -> li
                                 ("val/loss", r.val_loss), ("val/acc", r.val_acc), ("lr", r.lr)):
                 live.log_metric(name, value)
             if r.improved:
-                card = checkpoint.ModelCard(t.model, options, st.size, st.classes, inputs, bf16, resolved,
-                                            r.epoch, r.val_loss, r.val_acc)
+                card = checkpoint.ModelCard(t.model, options, st.size, st.channels, st.classes, inputs, bf16,
+                                            resolved, r.epoch, r.val_loss, r.val_acc)
                 checkpoint.save(out / "model.pt", model, card)
             live.next_step()
             print(f"epoch {r.epoch + 1} (phase {r.phase + 1}) train loss {r.train_loss:.4f} acc "

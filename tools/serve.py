@@ -1,0 +1,42 @@
+"""Serve a page to classify an image with any trained variant, and the same as a JSON endpoint.
+
+    python -m tools.serve                   # http://127.0.0.1:8000
+    curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' 'http://127.0.0.1:8000/api/predict?top_k=3'
+
+The variants are the grid's trained models (models/<variant>/model.pt) and `best`, the
+study's output; uploads are limited to --max-mb and never written to disk.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+
+from imgstudy import params as P
+from imgstudy.webapp import create_app
+
+
+def trained_models(params_file: str) -> tuple[dict[str, Path], str]:
+    p = P.load(params_file)
+    found = {v: Path(p.paths.models) / v / "model.pt" for v in p.grid}
+    found["best"] = Path(p.paths.best) / "model.pt"
+    found = {name: path for name, path in found.items() if path.is_file()}
+    if not found:
+        raise SystemExit("no trained model found: run `dvc repro` first")
+    return found, "best" if "best" in found else sorted(found)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--max-mb", type=float, default=10.0, help="largest accepted upload")
+    args = parser.parse_args()
+    models, default = trained_models(args.params)
+    uvicorn.run(create_app(models, default, int(args.max_mb * 1e6)), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()
