@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from imgstudy import distributed
 from imgstudy.augment import Augment
 from imgstudy.inputs import Inputs
 from imgstudy.losses import Loss
@@ -64,18 +65,6 @@ def batches(n: int, batch_size: int, gen: torch.Generator | None = None) -> Iter
     order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
     for start in range(0, n, batch_size):
         yield order[start:start + batch_size]
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_size: int,
-                   device: torch.device, bf16: bool = False) -> torch.Tensor:
-    """(N, H, W, C) uint8 -> (N, classes) float32 logits, in eval mode."""
-    model.eval()
-    out = []
-    for idx in batches(len(images), batch_size):
-        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            out.append(model(inputs(images[idx].to(device))).float().cpu())
-    return torch.cat(out) if out else torch.empty(0)
 
 
 TTA_VIEWS = ("none", "hflip", "hflip_shift")
@@ -135,6 +124,11 @@ class FitConfig:
     bf16: bool
     feature_cache: bool  # train the head on cached backbone features when that is exact
     augment: Augment = field(default_factory=Augment)
+    fp16: bool = False  # float16 autocast with loss scaling (GPUs without fast bf16)
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        return torch.bfloat16 if self.bf16 else torch.float16 if self.fp16 else None
 
 
 @dataclass
@@ -192,9 +186,42 @@ class _Runner:
         self.net.eval()
         out = []
         for idx in batches(len(self.val_y), 4 * self.cfg.batch_size):
-            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.cfg.bf16):
+            with torch.autocast(self.device.type, self.cfg.amp_dtype or torch.bfloat16,
+                                enabled=self.cfg.amp_dtype is not None):
                 out.append(self.net(self.batch(self.val_x[idx], False, None)).float())
         return torch.cat(out)
+
+
+def _train_epoch(run: _Runner, net: nn.Module, optimizer, schedule, scaler, loss_fn: Loss, cfg: FitConfig,
+                 gen: torch.Generator, device: torch.device, steps: int, label: str) -> tuple[float, float, float]:
+    """One pass over the training set. Under DDP each rank takes its shard of every global batch
+    and scales its loss by its share, so the averaged gradient is the full batch's gradient."""
+    run.net.train()
+    world = distributed.world_size()
+    loss_sum, correct, seen = 0.0, 0, 0
+    bar = tqdm(batches(len(run.train_y), cfg.batch_size, gen), total=steps, leave=False, mininterval=2,
+               desc=label, disable=None if distributed.is_main() else True)  # None: a bar on terminals only
+    for idx in bar:
+        if len(idx) < world:
+            continue  # a tail batch smaller than the number of ranks would leave one idle (DDP needs all)
+        local = distributed.shard(idx)
+        y = run.train_y[local.to(device)]
+        x = run.batch(run.train_x[local], True, gen)
+        with torch.autocast(device.type, cfg.amp_dtype or torch.bfloat16, enabled=cfg.amp_dtype is not None):
+            logits = net(x)
+        loss = loss_fn(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss * (len(local) * world / len(idx))).backward()
+        if cfg.grad_clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(run.net.parameters(), cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        schedule.after_batch()
+        loss_sum += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+    return tuple(distributed.sum_all(loss_sum, correct, seen))
 
 
 def _save_state(path: Path, state: dict) -> None:
@@ -243,29 +270,15 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tuple[t
             schedule.scheduler.load_state_dict(resume["scheduler"])
             torch.set_rng_state(resume["rng"])
             first, stale = start_epoch, resume["stale"]
+        net = distributed.wrap(run.net)
+        scaler = torch.amp.GradScaler(device.type, enabled=cfg.fp16)  # a no-op unless fp16
         for e in range(first, phase.epochs):
             if stale >= cfg.patience:
                 break
             began = time.perf_counter()
             gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch_no)
-            run.net.train()
-            loss_sum, correct = 0.0, 0
-            bar = tqdm(batches(len(run.train_y), cfg.batch_size, gen), total=steps, leave=False, mininterval=2,
-                       desc=f"epoch {epoch_no + 1}", disable=None)  # None: a bar on terminals only
-            for idx in bar:
-                y = run.train_y[idx.to(device)]
-                x = run.batch(run.train_x[idx], True, gen)
-                with torch.autocast(device.type, torch.bfloat16, enabled=cfg.bf16):
-                    logits = run.net(x)
-                loss = loss_fn(logits.float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(run.net.parameters(), cfg.grad_clip)
-                optimizer.step()
-                schedule.after_batch()
-                loss_sum += loss.item() * len(y)
-                correct += (logits.argmax(1) == y).sum().item()
+            loss_sum, correct, seen = _train_epoch(run, net, optimizer, schedule, scaler, loss_fn, cfg, gen,
+                                                   device, steps, f"epoch {epoch_no + 1}")
             logits = run.val_logits()
             val_loss = loss_fn(logits, run.val_y).item()
             val_acc = (logits.argmax(1) == run.val_y).float().mean().item()
@@ -273,13 +286,13 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tuple[t
             value = {"val_loss": val_loss, "val_acc": val_acc}[cfg.monitor]
             improved = best is None or better(value, best)
             best, stale = (value, 0) if improved else (best, stale + 1)
-            result = EpochResult(epoch_no, phase_no, loss_sum / len(run.train_y), correct / len(run.train_y),
-                                 val_loss, val_acc, optimizer.param_groups[0]["lr"],
-                                 time.perf_counter() - began, improved)
+            result = EpochResult(epoch_no, phase_no, loss_sum / seen, correct / seen, val_loss, val_acc,
+                                 optimizer.param_groups[0]["lr"], time.perf_counter() - began, improved)
             history.append(result)
-            on_epoch(result, model)
+            if distributed.is_main():  # the other ranks hold the same model: one writer
+                on_epoch(result, model)
             epoch_no += 1
-            if state_path is not None:
+            if state_path is not None and distributed.is_main():
                 _save_state(state_path, {
                     "fingerprint": fingerprint, "phase": phase_no, "epoch_in_phase": e, "stale": stale,
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),

@@ -46,7 +46,8 @@ class Paths(Section):
 class Base(Section):
     seed: int = Field(ge=0)
     device: Literal["auto", "cpu", "cuda", "mps"]
-    threads: int = Field(ge=0, description="torch intra-op threads; 0 = all cores")
+    threads: int = Field(ge=0, description="torch intra-op threads; 0 = all cores (shared among processes)")
+    processes: int = Field(ge=1, description="data-parallel training processes on this machine (torchrun)")
 
 
 class Download(Section):
@@ -147,7 +148,7 @@ class AugmentParams(Section):
 
 
 class Speed(Section):
-    precision: Literal["auto", "fp32", "bf16"]
+    precision: Literal["auto", "fp32", "bf16", "fp16"]
     channels_last: bool
     feature_cache: bool
 
@@ -285,6 +286,12 @@ class Search(Section):
     space: dict[str, SearchDim] = Field(min_length=1, description="dotted train key -> range or choices")
 
 
+class Tracking(Section):
+    mlflow: bool = Field(description="also log params, metrics and the model to MLflow")
+    uri: str = Field(description="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://server:5000")
+    experiment: str
+
+
 # The sections a variant may override (the data stages are shared by all variants).
 VARIANT_SECTIONS = ("train", "evaluate", "robustness", "explain")
 
@@ -301,6 +308,7 @@ class Params(Section):
     explain: Explain
     compare: Compare
     search: Search
+    tracking: Tracking
     variants: dict[str, dict[str, dict[str, Any]]]
     grid: list[str] = Field(min_length=1, description="the variants dvc.yaml builds")
 

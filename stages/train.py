@@ -6,17 +6,20 @@ a fingerprint of the params and data, and dvc.yaml marks the folder `persist`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
-from dvclive import Live
 
-from imgstudy import checkpoint
+from imgstudy import checkpoint, distributed
 from imgstudy import params as P
 from imgstudy.augment import Augment
 from imgstudy.engine import EpochResult, FitConfig, Phase, fast_bf16, fit, select_device, setup_runtime
@@ -24,6 +27,7 @@ from imgstudy.inputs import Inputs
 from imgstudy.losses import LOSSES, class_weights
 from imgstudy.models import MODELS, build_model
 from imgstudy.store import Store, load_split, open_store, take
+from imgstudy.tracking import Tracker
 
 
 def model_options(t: P.Train) -> dict:
@@ -81,7 +85,9 @@ def cross_validate(p: P.Params, st: Store, splits: Path, device: torch.device, b
                       lambda r, m: None)
         best = [r for r in history if r.improved][-1]
         results.append({"fold": fold, "val_loss": best.val_loss, "val_acc": best.val_acc, "best_epoch": best.epoch + 1})
-        print(f"fold {fold + 1}/{int(folds.max()) + 1}: val loss {best.val_loss:.4f} acc {best.val_acc:.4f}", flush=True)
+        if distributed.is_main():
+            print(f"fold {fold + 1}/{int(folds.max()) + 1}: val loss {best.val_loss:.4f} acc {best.val_acc:.4f}",
+                  flush=True)
     summary = {"folds": results}
     for key in ("val_loss", "val_acc"):
         values = np.array([r[key] for r in results])
@@ -89,58 +95,64 @@ def cross_validate(p: P.Params, st: Store, splits: Path, device: torch.device, b
     return summary
 
 
-def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path) -> list[EpochResult]:
-    setup_runtime(p.base.seed, p.base.threads)
-    device = select_device(p.base.device)
+def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path, variant: str = "") -> list[EpochResult]:
+    device = distributed.init_from_env() or select_device(p.base.device)
+    threads = p.base.threads or (max(1, (os.cpu_count() or 1) // distributed.world_size())
+                                 if distributed.active() else 0)  # ranks share the cores
+    setup_runtime(p.base.seed, threads)
+    main = distributed.is_main()  # rank 0 alone writes files and logs
     st, t = open_store(store), p.train
     bf16 = t.speed.precision == "bf16" or (t.speed.precision == "auto" and fast_bf16(device))
+    fp16 = t.speed.precision == "fp16"
     out.mkdir(parents=True, exist_ok=True)
     cv = cross_validate(p, st, splits, device, bf16)
-    (out / "cv.json").unlink(missing_ok=True)
-    if cv is not None:
-        (out / "cv.json").write_text(json.dumps(cv, indent=2) + "\n")
     train, val = load_split(st, splits, "train"), load_split(st, splits, "val")
     inputs, model, loss_fn = prepare(t, st, train, device, p.base.seed)
-    options = model_options(t)
     resolved = p.model_dump(mode="json")
     state, stamp = out / "state.pt", fingerprint(resolved, store, splits)
     done = finished_epochs(state, stamp)
-    resume = done is not None
-    if not resume:
-        for stale in (state, out / "model.pt"):
+    if main:
+        write_run_files(out, resolved, inputs, cv, fresh=done is None)
+        print(f"train: {t.model} on {device} x{distributed.world_size()}{' bf16' if bf16 else ''}, "
+              f"{len(train[1])} train / {len(val[1])} val images{', resuming' if done is not None else ''}")
+    tracker = Tracker(live_dir, done, resolved, p.tracking.uri if p.tracking.mlflow else None,
+                      p.tracking.experiment, variant or out.name) if main else None
+
+    def on_epoch(r: EpochResult, model: torch.nn.Module) -> None:  # called on rank 0 only
+        tracker.epoch(r)
+        if r.improved:
+            card = checkpoint.ModelCard(t.model, model_options(t), st.size, st.channels, st.classes, inputs, bf16,
+                                        resolved, r.epoch, r.val_loss, r.val_acc)
+            checkpoint.save(out / "model.pt", model, card)
+        print(f"epoch {r.epoch + 1} (phase {r.phase + 1}) train loss {r.train_loss:.4f} acc {r.train_acc:.4f} | "
+              f"val loss {r.val_loss:.4f} acc {r.val_acc:.4f} | lr {r.lr:.2e} | {r.seconds:.0f}s"
+              + (" *best" if r.improved else ""), flush=True)
+
+    began = time.perf_counter()
+    config = dataclasses.replace(fit_config(t, p.base.seed, bf16), fp16=fp16)
+    history = fit(model, train, val, inputs, loss_fn, config, device, on_epoch, state, stamp)
+    if main:
+        # Wall time of the fit (feature caching included) plus the epochs done before a resume.
+        seconds = time.perf_counter() - began + sum(r.seconds for r in history[:done or 0])
+        summary = {"seconds": round(seconds, 1), "epochs": len(history), "processes": distributed.world_size(),
+                   "parameters": sum(w.numel() for w in model.parameters()),
+                   "trainable": sum(w.numel() for w in model.parameters() if w.requires_grad)}
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        tracker.finish([out / "model.pt", out / "summary.json"])
+    return history
+
+
+def write_run_files(out: Path, resolved: dict, inputs: Inputs, cv: dict | None, fresh: bool) -> None:
+    """The params that made the model, its fitted normalization and k-fold results; a fresh
+    run first removes the state and checkpoint another configuration left behind."""
+    if fresh:
+        for stale in (out / "state.pt", out / "model.pt"):
             stale.unlink(missing_ok=True)
     (out / "params.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    # The normalization fitted on the training split only, as a file of its own.
     (out / "normalization.json").write_text(json.dumps(inputs.card(), indent=2) + "\n")
-    print(f"train: {t.model} on {device}{' bf16' if bf16 else ''}, {len(train[1])} train / {len(val[1])} val"
-          f" images{', resuming' if resume else ''}")
-
-    with Live(dir=str(live_dir), resume=resume, dvcyaml=None, save_dvc_exp=False) as live:
-        if resume:
-            live.step = done  # DVCLive cannot tell "step 0 logged" from "nothing logged"
-        def on_epoch(r: EpochResult, model: torch.nn.Module) -> None:
-            for name, value in (("train/loss", r.train_loss), ("train/acc", r.train_acc),
-                                ("val/loss", r.val_loss), ("val/acc", r.val_acc), ("lr", r.lr)):
-                live.log_metric(name, value)
-            if r.improved:
-                card = checkpoint.ModelCard(t.model, options, st.size, st.channels, st.classes, inputs, bf16,
-                                            resolved, r.epoch, r.val_loss, r.val_acc)
-                checkpoint.save(out / "model.pt", model, card)
-            live.next_step()
-            print(f"epoch {r.epoch + 1} (phase {r.phase + 1}) train loss {r.train_loss:.4f} acc "
-                  f"{r.train_acc:.4f} | val loss {r.val_loss:.4f} acc {r.val_acc:.4f} | lr {r.lr:.2e} | "
-                  f"{r.seconds:.0f}s" + (" *best" if r.improved else ""), flush=True)
-
-        began = time.perf_counter()
-        history = fit(model, train, val, inputs, loss_fn, fit_config(t, p.base.seed, bf16), device, on_epoch,
-                      state, stamp)
-    # Wall time of the fit (feature caching included) plus the epochs done before a resume.
-    seconds = time.perf_counter() - began + sum(r.seconds for r in history[:done or 0])
-    summary = {"seconds": round(seconds, 1), "epochs": len(history),
-               "parameters": sum(w.numel() for w in model.parameters()),
-               "trainable": sum(w.numel() for w in model.parameters() if w.requires_grad)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return history
+    (out / "cv.json").unlink(missing_ok=True)
+    if cv is not None:
+        (out / "cv.json").write_text(json.dumps(cv, indent=2) + "\n")
 
 
 def main() -> None:
@@ -153,7 +165,11 @@ def main() -> None:
     parser.add_argument("--live", type=Path, required=True, help="DVCLive folder of this variant")
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
-    run(p, args.store, args.splits, args.out, args.live)
+    if p.base.processes > 1 and not distributed.launched_by_torchrun():
+        # the same stage under torchrun: dvc.yaml's command stays the same for any number of processes
+        raise SystemExit(subprocess.call(distributed.relaunch_command(p.base.processes, "stages.train",
+                                                                      sys.argv[1:])))
+    run(p, args.store, args.splits, args.out, args.live, args.variant)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def cnn_params(**train: object) -> dict:
     from imgstudy import params as P
 
     raw = P.read_yaml(ROOT / "params.yaml")
-    raw["train"].update(model="mnist_cnn", channels="native", normalize="dataset", scheduler="onecycle",
-                        optimizer="adamw", lr=0.003, **train)
+    raw["train"].update({"model": "mnist_cnn", "channels": "native", "normalize": "dataset",
+                         "scheduler": "onecycle", "optimizer": "adamw", "lr": 0.003, **train})
     raw["train"]["augment"].update(rotation=0, zoom=0.0, shift=0.0)
     return raw

@@ -107,8 +107,8 @@ def wait_for_queue(repo: Path, timeout: float = 600) -> None:
 def experiments_run_and_queue_and_show(tiny_repo: Path) -> None:
     out = sh(tiny_repo, "dvc", "exp", "run", "compare", "-n", "f4-low", "-S", "variants.F4.train.lr=0.0003").stdout
     assert ran(out) == {"train@F4", "evaluate@F4", "compare"}, out
-    sh(tiny_repo, "dvc", "exp", "run", "compare", "--queue", "-S", "variants.F4.train.lr=0.002,0.0002")
-    sh(tiny_repo, "dvc", "queue", "start", "-j", "1")
+    sh(tiny_repo, "dvc", "exp", "run", "compare", "--queue", "-S", "variants.F4.train.lr=0.002,0.0002,0.005")
+    sh(tiny_repo, "dvc", "queue", "start", "-j", "2")  # two workers in parallel
     wait_for_queue(tiny_repo)
     rows = json.loads(sh(tiny_repo, "dvc", "exp", "show", "--json").stdout)
     exps = [e for baseline in rows for e in (baseline.get("experiments") or [])]
@@ -116,8 +116,8 @@ def experiments_run_and_queue_and_show(tiny_repo: Path) -> None:
     for e in exps:
         data = e["revs"][0]["data"]
         lrs[data["params"]["params.yaml"]["data"]["variants"]["F4"]["train"]["lr"]] = data
-    assert {0.0003, 0.002, 0.0002} <= set(lrs), lrs.keys()
+    assert {0.0003, 0.002, 0.0002, 0.005} <= set(lrs), lrs.keys()
     for data in lrs.values():
         assert 0.0 <= data["metrics"]["metrics/F4/test.json"]["data"]["accuracy"] <= 1.0
     md = sh(tiny_repo, "dvc", "exp", "show", "--md").stdout
-    assert "f4-low" in md and "0.0003" in md and "0.002" in md, md
+    assert "f4-low" in md and all(lr in md for lr in ("0.0003", "0.002", "0.0002", "0.005")), md
