@@ -52,7 +52,28 @@ class Augment:
             x = x + uniform(-self.brightness, self.brightness).view(b, 1, 1, 1)
         return x.clamp_(0, 1)
 
+    def pair(self, x: torch.Tensor, masks: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Segmentation: the same geometric change for images (bilinear) and their masks (B, H, W)
+        class indices (nearest, so no class is invented); photometric changes on the images only."""
+        if not self.active:
+            return x, masks
+        b = x.shape[0]
+
+        def uniform(lo: float, hi: float) -> torch.Tensor:
+            return (torch.rand(b, generator=gen) * (hi - lo) + lo).to(x.device)
+
+        if self.rotation or self.zoom or self.shift or self.shrink or self.hflip or self.vflip:
+            grid = self._grid(x, uniform)
+            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            masks = F.grid_sample(masks[:, None].to(x.dtype), grid, mode="nearest", padding_mode="zeros",
+                                  align_corners=False)[:, 0].round().long()  # outside the frame: background
+        photometric = Augment(contrast=self.contrast, brightness=self.brightness)  # thin would move edges
+        return photometric(x, gen), masks
+
     def _affine(self, x: torch.Tensor, uniform) -> torch.Tensor:
+        return F.grid_sample(x, self._grid(x, uniform), mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    def _grid(self, x: torch.Tensor, uniform) -> torch.Tensor:
         b = x.shape[0]
         angle = uniform(-self.rotation, self.rotation) * math.pi / 180
         scale = uniform(1 - self.zoom, 1 + self.zoom) * uniform(1 - self.shrink, 1)
@@ -65,5 +86,4 @@ class Augment:
             torch.stack([cos * sx, -sin * sy, 2 * uniform(-self.shift, self.shift)], 1),
             torch.stack([sin * sx, cos * sy, 2 * uniform(-self.shift, self.shift)], 1),
         ], 1)  # (B, 2, 3)
-        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)

@@ -6,6 +6,8 @@ so evaluate, explain and any later predict tool never re-type preprocessing sett
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,13 +46,27 @@ def load(path: Path, device: torch.device) -> tuple[nn.Module, ModelCard]:
         raise FileNotFoundError(f"{path}: no trained model; run the train stage")
     blob = torch.load(path, map_location=device, weights_only=True)
     raw = blob["card"]
-    i = raw["inputs"]
-    inputs = Inputs(i["channels"], i["kind"], tuple(i["mean"]), tuple(i["std"]), i["channels_last"],
-                    i.get("whitening"), i.get("pixel_mean"))
-    card = ModelCard(**{**raw, "inputs": inputs})
+    card = ModelCard(**{**raw, "inputs": Inputs.from_card(raw["inputs"])})
     # Weights come from the checkpoint: never fetch ImageNet weights again to rebuild.
     options = {**card.model_options, "weights": "none"} if "weights" in card.model_options else card.model_options
     model = build_model(card.model, card.inputs.channels, len(card.classes), card.image_size, **options)
     model.load_state_dict(blob["state_dict"])
     memory = torch.channels_last if card.inputs.channels_last else torch.contiguous_format
     return model.to(device=device, memory_format=memory).eval(), card
+
+
+def fingerprint(resolved: dict, store: Path, splits: Path, sections: tuple[str, ...] = ("base", "train")) -> str:
+    """Same params and same data -> same fingerprint: only then may a saved state be resumed."""
+    h = hashlib.sha256(json.dumps({k: resolved[k] for k in sections}, sort_keys=True).encode())
+    h.update((store / "meta.json").read_bytes())
+    for name in ("train", "val"):
+        h.update((splits / f"{name}.npy").read_bytes())
+    return h.hexdigest()
+
+
+def finished_epochs(state: Path, stamp: str) -> int | None:
+    """Epochs a resumable state holds, or None when there is none for this fingerprint."""
+    if not state.is_file():
+        return None
+    saved = torch.load(state, map_location="cpu", weights_only=True)
+    return len(saved["history"]) if saved.get("fingerprint") == stamp else None

@@ -99,11 +99,24 @@ class Inputs:
     def __call__(self, u8: torch.Tensor, augment: Augment | None = None,
                  gen: torch.Generator | None = None) -> torch.Tensor:
         """(B, H, W, C) uint8 -> (B, channels, H, W) normalized float for the model."""
-        x = to_unit(u8, self.channels)
+        x = self.to_unit(u8)
         if augment is not None and augment.active:
-            x = augment(x.contiguous(), gen)
+            x = augment(x, gen)
+        return self.finish(x)
+
+    def to_unit(self, u8: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, C) uint8 -> (B, channels, H, W) float in [0, 1]: the space augmentation works in."""
+        return to_unit(u8, self.channels).contiguous()
+
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, channels, H, W) in [0, 1] -> normalized, in the model's memory format."""
         x = self.normalize(x.contiguous())
         return x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
+
+    @classmethod
+    def from_card(cls, i: dict) -> "Inputs":
+        return cls(i["channels"], i["kind"], tuple(i["mean"]), tuple(i["std"]), i["channels_last"],
+                   i.get("whitening"), i.get("pixel_mean"))
 
     def card(self) -> dict:
         """Plain values for the model card and normalization.json (the matrix stays in the checkpoint)."""

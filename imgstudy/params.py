@@ -41,6 +41,7 @@ class Paths(Section):
     predictions: str
     best: str
     reports: str
+    seg: str  # the segmentation branch: seg/models, seg/live, seg/metrics, seg/plots per variant
 
 
 class Base(Section):
@@ -88,6 +89,20 @@ class Preprocess(Section):
     max_samples: int = Field(ge=0, description="0 = all; else a stratified random subset")
     max_bad_fraction: float = Field(ge=0, le=1, description="fail when more files than this cannot be decoded")
     workers: int = Field(ge=0, description="decoding processes; 0 = all cores")
+    masks: Literal["binary", "labels", "colors"] = Field(description="how mask files code their classes")
+    mask_colors: list[list[int]] = Field(description="masks: colors -> the [R, G, B] of class 0, 1, ...")
+    mask_classes: list[str] = Field(description="names of the mask classes; [] = the source's or generic names")
+    hu_window: list[float] = Field(min_length=2, max_length=2, description="NIfTI CT: [low, high] Hounsfield units")
+
+    @model_validator(mode="after")
+    def _masks(self) -> "Preprocess":
+        if any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in self.mask_colors):
+            raise ValueError(f"mask_colors {self.mask_colors}: each entry is [R, G, B] with values 0..255")
+        if self.masks == "colors" and len(self.mask_colors) < 2:
+            raise ValueError("masks: colors needs preprocess.mask_colors, the [R, G, B] of each class (at least 2)")
+        if self.hu_window[0] >= self.hu_window[1]:
+            raise ValueError(f"hu_window {self.hu_window}: low must be below high")
+        return self
 
 
 class Split(Section):
@@ -219,6 +234,63 @@ class Train(Section):
         return self
 
 
+class Unet(Section):
+    depth: int = Field(ge=1, le=6, description="plain encoder: max-pool steps")
+    width: int = Field(ge=2, description="channels of the first level, doubled at each step")
+    batchnorm: bool
+    dropout: float = Field(ge=0, lt=1)
+    upsample: Literal["transpose", "bilinear"]
+    encoder: str = Field(description="none (the classic UNet) | resnet18 | mobilenet_v2")
+    weights: Literal["imagenet", "imagenet_or_random", "none"]
+
+    @field_validator("encoder")
+    @classmethod
+    def _encoder(cls, v: str) -> str:
+        from imgstudy.models.unet import ENCODERS
+
+        return _in_registry(ENCODERS, v)
+
+
+class Segment(Section):
+    """The segmentation branch: a UNet trained on the masks of the store."""
+
+    unet: Unet
+    channels: Literal["native", "gray", "rgb"]
+    normalize: Literal["dataset", "imagenet", "per_image", "none"]
+    init: Literal["xavier_uniform", "kaiming", "default"]
+    loss: str
+    focal_gamma: float = Field(ge=0)
+    optimizer: str
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    patience: int = Field(ge=1, description="epochs without a better val Dice before stopping")
+    augment: AugmentParams
+    overlays: int = Field(ge=1, le=16, description="test images shown for each of best, median and worst")
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v: str) -> str:
+        from imgstudy.segment import SEG_LOSSES
+
+        return _in_registry(SEG_LOSSES, v)
+
+    @field_validator("optimizer")
+    @classmethod
+    def _optimizer(cls, v: str) -> str:
+        from imgstudy.optim import OPTIMIZERS
+
+        return _in_registry(OPTIMIZERS, v)
+
+    @field_validator("augment")
+    @classmethod
+    def _no_thin(cls, v: AugmentParams) -> AugmentParams:
+        if v.thin:
+            raise ValueError("thin erodes image strokes but not their masks; keep it 0 for segmentation")
+        return v
+
+
 class Evaluate(Section):
     batch_size: int = Field(ge=1)
     tta: Literal["none", "hflip", "hflip_shift"] = Field(description="test-time augmentation: averaged views")
@@ -293,7 +365,7 @@ class Tracking(Section):
 
 
 # The sections a variant may override (the data stages are shared by all variants).
-VARIANT_SECTIONS = ("train", "evaluate", "robustness", "explain")
+VARIANT_SECTIONS = ("train", "evaluate", "robustness", "explain", "segment")
 
 
 class Params(Section):
@@ -309,14 +381,16 @@ class Params(Section):
     compare: Compare
     search: Search
     tracking: Tracking
+    segment: Segment
     variants: dict[str, dict[str, dict[str, Any]]]
     grid: list[str] = Field(min_length=1, description="the variants dvc.yaml builds")
+    seg_grid: list[str] = Field(description="the segmentation variants dvc.yaml builds; [] = none")
 
     @model_validator(mode="after")
     def _grid_names_variants(self) -> "Params":
-        for name in self.grid:
+        for name in self.grid + self.seg_grid:
             if name not in self.variants:
-                raise ValueError(f"grid lists {name!r}, which is not under variants: {sorted(self.variants)}")
+                raise ValueError(f"grid or seg_grid lists {name!r}, which is not under variants: {sorted(self.variants)}")
             if "." in name:
                 raise ValueError(f"variant {name!r}: no dots in variant names (DVC reads them as nesting); "
                                  "write A0 for A.0")

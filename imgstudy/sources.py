@@ -18,6 +18,7 @@ import numpy as np
 
 from imgstudy.archive import extract, is_archive
 from imgstudy.fetch import DownloadError, download
+from imgstudy.masks import pair_folders, pair_manifest
 from imgstudy.registry import Registry
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -34,6 +35,17 @@ class RawData:
     official: np.ndarray  # (N,) "train" | "val" | "test" | "": the dataset's own split
     images: np.ndarray | None = None  # (N, H, W, C) uint8 when the source ships arrays...
     files: list[Path] | None = None  # ...else the image files to decode
+    # Segmentation sources: a mask file per image file, or (volume, mask volume) NIfTI pairs
+    # whose slices become the samples (labels, sources and official are then filled by preprocess).
+    mask_files: list[Path] | None = None
+    volumes: list[tuple[Path, Path]] | None = None
+    mask_classes: tuple[str, ...] | None = None  # names of the mask classes, when the source knows them
+    labels_from_masks: bool = False  # image classes "empty" / "foreground", from each mask
+    unmatched: tuple[tuple[str, str], ...] = ()  # (path, reason): files without a partner, reported
+
+    @property
+    def has_masks(self) -> bool:
+        return self.mask_files is not None or self.volumes is not None
 
 
 class SourceError(RuntimeError):
@@ -353,6 +365,103 @@ def kaggle_download(slug: str, dest: Path) -> None:
     shutil.rmtree(staging)
 
 
+FROM_MASKS = ["empty", "foreground"]  # image classes of a mask dataset without class folders
+
+
+@dataclass(frozen=True)
+class PairsDataset:
+    """Images with segmentation masks: a folder holding images/ and masks/ with matching names
+    (class sub-folders optional), or a CSV manifest with columns image,mask[,split]."""
+
+    kind: str  # masks | masks_csv
+    location: str
+
+    def fetch(self, dest: Path, source: str) -> dict:
+        if self.kind == "masks":
+            return FilesDataset("folder", self.location).fetch(dest, source)
+        listing = Path(self.location)
+        if not listing.is_file():
+            raise SourceError(f"download.location {self.location!r}: no such CSV file")
+        pairs = pair_manifest(listing)
+        tmp = dest.parent / f".{dest.name}.copy"
+        shutil.rmtree(tmp, ignore_errors=True)
+        for f in pairs.images + pairs.masks:  # copy the listed files under data/raw
+            (tmp / f.relative_to(listing.parent)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, tmp / f.relative_to(listing.parent))
+        shutil.copyfile(listing, tmp / "listing.csv")
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+        return _write_origin(dest, {"source": self.kind, "location": self.location})
+
+    def read(self, dest: Path) -> RawData:
+        if self.kind == "masks":
+            pairs = pair_folders(dest / "images", dest / "masks", IMAGE_SUFFIXES)
+            split = [SPLIT_ALIASES.get(g.lower(), "") for g in pairs.groups]
+            classes = sorted(set(pairs.groups))
+            by_folder = all(g and not s for g, s in zip(pairs.groups, split)) and len(classes) > 1
+        else:
+            pairs = pair_manifest(dest / "listing.csv")
+            split, classes, by_folder = [SPLIT_ALIASES.get(g.lower(), "") for g in pairs.groups], [], False
+        if not pairs.images:
+            raise SourceError(f"{dest}: no image/mask pairs found"
+                              + (f"; e.g. {pairs.unmatched[0][0]}: {pairs.unmatched[0][1]}" if pairs.unmatched else ""))
+        labels = [classes.index(g) for g in pairs.groups] if by_folder else [0] * len(pairs.images)
+        return RawData(np.array(labels, np.int64), classes if by_folder else FROM_MASKS,
+                       [str(f.relative_to(dest)) for f in pairs.images], np.array(split), files=pairs.images,
+                       mask_files=pairs.masks, labels_from_masks=not by_folder, unmatched=tuple(pairs.unmatched))
+
+
+@dataclass(frozen=True)
+class NiftiSegDataset:
+    """CT volumes and label volumes (NIfTI) from two archives; axial slices are the samples."""
+
+    volumes_url: str
+    masks_url: str
+    mask_classes: tuple[str, ...]
+
+    def fetch(self, dest: Path, source: str) -> dict:
+        dest.mkdir(parents=True, exist_ok=True)
+        for sub, url in (("volumes", self.volumes_url), ("masks", self.masks_url)):
+            if (dest / sub).is_dir():
+                continue  # extracted by an earlier, interrupted run
+            archive = download(url, dest / f".{sub}.zip", None)
+            extract(archive, dest / sub)
+            archive.unlink()
+        return _write_origin(dest, {"source": "url", "location": [self.volumes_url, self.masks_url]})
+
+    def read(self, dest: Path) -> RawData:
+        volumes = {p.name: p for p in sorted((dest / "volumes").rglob("*.nii*"))}
+        masks = {p.name: p for p in sorted((dest / "masks").rglob("*.nii*"))}
+        if not volumes.keys() & masks.keys():
+            raise SourceError(f"{dest}: no NIfTI volume under volumes/ has a mask of the same name under masks/")
+        unmatched = tuple((str(volumes[n]), "no mask volume with this name") for n in sorted(volumes.keys() - masks.keys()))
+        return RawData(np.zeros(0, np.int64), FROM_MASKS, [], np.array([], dtype=str),
+                       volumes=[(volumes[n], masks[n]) for n in sorted(volumes.keys() & masks.keys())],
+                       mask_classes=self.mask_classes, labels_from_masks=True, unmatched=unmatched)
+
+
+@dataclass(frozen=True)
+class ShapesDataset:
+    """The built-in offline segmentation set: generated discs, squares and triangles with masks."""
+
+    count: int = 900
+    side: int = 96
+    seed: int = 0
+
+    def fetch(self, dest: Path, source: str) -> dict:
+        from imgstudy.shapes import write_shapes
+
+        tmp = dest.parent / f".{dest.name}.gen"
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_shapes(tmp, self.count, self.side, self.seed)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+        return _write_origin(dest, {"source": "generated", "location": f"imgstudy.shapes seed {self.seed}"})
+
+    def read(self, dest: Path) -> RawData:
+        return PairsDataset("masks", str(dest)).read(dest)
+
+
 DATASETS: Registry[Dataset] = Registry("dataset")
 # Generic kinds: built from download.location / download.checksum.
 GENERIC: dict[str, Callable[[str, str | None], Dataset]] = {
@@ -361,6 +470,8 @@ GENERIC: dict[str, Callable[[str, str | None], Dataset]] = {
     "folder": lambda loc, chk: FilesDataset("folder", loc),
     "csv": lambda loc, chk: FilesDataset("csv", loc),
     "npz": lambda loc, chk: NpzDataset(loc, chk),
+    "masks": lambda loc, chk: PairsDataset("masks", loc),
+    "masks_csv": lambda loc, chk: PairsDataset("masks_csv", loc),
 }
 
 
@@ -408,6 +519,11 @@ DATASETS.register("stanford_dogs")(FilesDataset(  # 120 breeds, 20,580 photos
     "url", "http://vision.stanford.edu/aditya86/ImageNetDogs/images.tar", subdir="Images"))
 DATASETS.register("covid_ct")(FilesDataset(  # SARS-CoV-2 CT scans: COVID / non-COVID slices
     "kaggle", "plameneduardo/sarscov2-ctscan-dataset"))
+DATASETS.register("shapes")(ShapesDataset())
+DATASETS.register("covid_ct_seg")(NiftiSegDataset(  # Ma et al. 2020: 20 CT volumes, lungs and infection
+    "https://zenodo.org/records/3757476/files/COVID-19-CT-Seg_20cases.zip?download=1",
+    "https://zenodo.org/records/3757476/files/Lung_and_Infection_Mask.zip?download=1",
+    ("background", "left lung", "right lung", "infection")))
 MEDMNIST_URL = "https://zenodo.org/records/10519652/files/{name}{size}.npz?download=1"
 MEDMNIST = {
     "pneumoniamnist": ("normal", "pneumonia"),

@@ -5,6 +5,7 @@ Layout of a store folder:
   labels.npy   (N,) int64
   samples.csv  index, label, class, official split, source of every sample
   meta.json    class names, image size, channels, dataset name
+  masks.npy    (N, H, W) uint8 class indices, for datasets with segmentation masks (meta: mask_classes)
 """
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ class Store:
     labels: np.ndarray  # (N,) int64
     classes: list[str]
     meta: dict
+    masks: np.ndarray | None = None  # (N, H, W) uint8, memory-mapped, when the dataset has masks
+
+    @property
+    def mask_classes(self) -> list[str]:
+        return self.meta.get("mask_classes", [])
 
     @property
     def channels(self) -> int:
@@ -34,12 +40,19 @@ class Store:
 
 
 def write_store(folder: Path, images: np.ndarray, labels: np.ndarray, classes: list[str],
-                sources: list[str], official: np.ndarray, meta: dict) -> None:
+                sources: list[str], official: np.ndarray, meta: dict, masks: np.ndarray | None = None,
+                mask_classes: list[str] | None = None) -> None:
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ValueError(f"store images must be (N, H, W, C) uint8, got {images.shape} {images.dtype}")
     if not len(images) == len(labels) == len(sources) == len(official):
         raise ValueError("images, labels, sources and official split differ in length")
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "masks.npy").unlink(missing_ok=True)
+    if masks is not None:
+        if masks.shape != images.shape[:3] or masks.dtype != np.uint8:
+            raise ValueError(f"store masks must be {images.shape[:3]} uint8, got {masks.shape} {masks.dtype}")
+        np.save(folder / "masks.npy", masks)
+        meta = {**meta, "mask_classes": mask_classes}
     np.save(folder / "images.npy", images)
     np.save(folder / "labels.npy", labels.astype(np.int64))
     with open(folder / "samples.csv", "w", newline="") as f:
@@ -68,6 +81,7 @@ def open_store(folder: Path) -> Store:
         labels=np.load(folder / "labels.npy"),
         classes=meta["classes"],
         meta=meta,
+        masks=np.load(folder / "masks.npy", mmap_mode="r") if (folder / "masks.npy").is_file() else None,
     )
 
 
@@ -82,3 +96,11 @@ def load_split(store: Store, splits: Path, name: str) -> tuple[torch.Tensor, tor
 def take(store: Store, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Samples `idx` in memory as (uint8 NHWC, int64 labels); sorted indices read the memmap in order."""
     return torch.from_numpy(np.ascontiguousarray(store.images[idx])), torch.from_numpy(store.labels[idx])
+
+
+def take_masks(store: Store, idx: np.ndarray) -> torch.Tensor:
+    """Masks of samples `idx` in memory as (N, H, W) int64 class indices."""
+    if store.masks is None:
+        raise ValueError(f"the store of {store.meta.get('dataset')!r} has no masks; segmentation needs a dataset "
+                         "with masks (download.dataset masks, masks_csv or covid_ct_seg)")
+    return torch.from_numpy(np.ascontiguousarray(store.masks[idx]).astype(np.int64))

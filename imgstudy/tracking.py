@@ -36,12 +36,15 @@ class Tracker:
             self.mlflow = mlflow
 
     def epoch(self, r: EpochResult) -> None:
-        values = {"train/loss": r.train_loss, "train/acc": r.train_acc, "val/loss": r.val_loss,
-                  "val/acc": r.val_acc, "lr": r.lr}
+        self.log({"train/loss": r.train_loss, "train/acc": r.train_acc, "val/loss": r.val_loss,
+                  "val/acc": r.val_acc, "lr": r.lr}, r.epoch)
+
+    def log(self, values: dict[str, float], step: int) -> None:
+        """One epoch's figures ("train/loss", "val/dice", ...), then the next DVCLive step."""
         for name, value in values.items():
             self.live.log_metric(name, value)
         if self.mlflow is not None:
-            self.mlflow.log_metrics({k.replace("/", "_"): v for k, v in values.items()}, step=r.epoch)
+            self.mlflow.log_metrics({k.replace("/", "_"): v for k, v in values.items()}, step=step)
         self.live.next_step()
 
     def finish(self, artifacts: list[Path]) -> None:

@@ -14,6 +14,7 @@ from imgstudy import params as P
 from imgstudy.decode import DecodeSpec, decode_many
 from imgstudy.images import equalize, resize_batch
 from imgstudy.inputs import CHANNELS, to_unit
+from imgstudy.masks import MaskSpec, decode_masks, nifti_slices
 from imgstudy.sources import RawData, SourceError, dataset
 from imgstudy.split import stratified_subset
 from imgstudy.store import write_store
@@ -55,10 +56,76 @@ def write_report(reports: Path, bad: list[tuple[str, str]], decoded: int) -> dic
     return summary
 
 
+def mask_class_names(pre: P.Preprocess, data: RawData, masks: np.ndarray) -> list[str]:
+    """preprocess.mask_classes when given, else the source's names, else generic ones."""
+    names = list(pre.mask_classes) or list(data.mask_classes or ())
+    if not names:
+        count = len(pre.mask_colors) if pre.masks == "colors" else int(masks.max(initial=0)) + 1
+        names = ["background"] + ["foreground" if count == 2 else f"class {k}" for k in range(1, max(count, 2))]
+    if masks.size and masks.max() >= len(names):
+        raise SourceError(f"masks hold class {int(masks.max())} but only {len(names)} mask classes are named: {names}; "
+                          "set preprocess.mask_classes")
+    return names
+
+
+def segmentation(data: RawData, folder: Path, pre: P.Preprocess, seed: int, workers: int):
+    """Images and masks of a mask dataset, the pairs that could not be used, and its image labels."""
+    spec = MaskSpec(pre.masks, tuple(tuple(c) for c in pre.mask_colors), pre.size, pre.resize)
+    bad = list(data.unmatched)
+    if data.volumes is not None:  # NIfTI: every axial slice is a sample
+        images, masks, sources = [], [], []
+        for volume, mask in data.volumes:
+            try:
+                x, m = nifti_slices(volume, mask, *pre.hu_window, pre.size, pre.resize)
+            except Exception as e:  # noqa: BLE001 - a bad volume is reported, the others still count
+                bad.append((str(volume), f"{type(e).__name__}: {e}"))
+                continue
+            images.append(x)
+            masks.append(m)
+            sources += [f"{volume.name}#z{z}" for z in range(len(x))]
+        if not images:
+            raise SourceError(f"{folder}: none of {len(data.volumes)} NIfTI volumes could be read")
+        images, masks = np.concatenate(images), np.concatenate(masks)
+        official = np.full(len(images), "")
+    else:
+        keep = stratified_subset(data.labels, data.official, pre.max_samples or len(data.labels), seed)
+        files, mask_files = [str(data.files[i]) for i in keep], [str(data.mask_files[i]) for i in keep]
+        masks, kept, bad_masks = decode_masks(files, mask_files, spec, workers)
+        channels = CHANNELS[pre.channels] or native_channels([Path(f) for f in files])
+        images, kept_images, bad_images = decode_many(
+            [files[i] for i in kept], DecodeSpec(channels, pre.size, pre.resize, pre.equalize, pre.clahe_clip), workers)
+        bad += bad_masks + bad_images
+        keep, masks = keep[kept][kept_images], masks[kept_images]
+        sources, official = [data.sources[i] for i in keep], data.official[keep]
+    labels = (masks.reshape(len(masks), -1).max(1) > 0).astype(np.int64) if data.labels_from_masks else data.labels[keep]
+    if data.volumes is not None and pre.max_samples and pre.max_samples < len(labels):
+        sub = stratified_subset(labels, official, pre.max_samples, seed)
+        images, masks, labels, official = images[sub], masks[sub], labels[sub], official[sub]
+        sources = [sources[i] for i in sub]
+    return images, masks, labels, sources, official, bad
+
+
+def check_bad(summary: dict, pre: P.Preprocess, reports: Path) -> None:
+    if summary["skipped_fraction"] > pre.max_bad_fraction:
+        raise SourceError(f"{summary['skipped']} of {summary['decoded'] + summary['skipped']} images could not be "
+                          f"used ({summary['skipped_fraction']:.1%} > preprocess.max_bad_fraction "
+                          f"{pre.max_bad_fraction:.1%}); see {reports / 'decode_errors.csv'}")
+
+
 def run(name: str, location: str, checksum: str, raw: Path, store: Path, reports: Path, pre: P.Preprocess,
         seed: int) -> dict:
     folder = raw / name
     data = dataset(name, location, checksum).read(folder)
+    workers = pre.workers or os.cpu_count() or 1
+    if data.has_masks:
+        images, masks, labels, sources, official, bad = segmentation(data, folder, pre, seed, workers)
+        bad = [(str(Path(p).relative_to(folder)) if Path(p).is_relative_to(folder) else p, r) for p, r in bad]
+        summary = write_report(reports, bad, len(labels))
+        check_bad(summary, pre, reports)
+        write_store(store, images, labels, data.classes, sources, official,
+                    meta={"dataset": name, "resize": pre.resize, "equalize": pre.equalize},
+                    masks=masks, mask_classes=mask_class_names(pre, data, masks))
+        return summary
     keep = stratified_subset(data.labels, data.official, pre.max_samples or len(data.labels), seed)
     bad: list[tuple[str, str]] = []
     if data.images is not None:
@@ -68,14 +135,11 @@ def run(name: str, location: str, checksum: str, raw: Path, store: Path, reports
         files = [data.files[i] for i in keep]
         channels = CHANNELS[pre.channels] or native_channels(files)
         spec = DecodeSpec(channels, pre.size, pre.resize, pre.equalize, pre.clahe_clip)
-        images, kept, bad = decode_many([str(f) for f in files], spec, pre.workers or os.cpu_count() or 1)
+        images, kept, bad = decode_many([str(f) for f in files], spec, workers)
         bad = [(str(Path(p).relative_to(folder)) if Path(p).is_relative_to(folder) else p, r) for p, r in bad]
         keep = keep[kept]
     summary = write_report(reports, bad, len(keep))
-    if summary["skipped_fraction"] > pre.max_bad_fraction:
-        raise SourceError(f"{summary['skipped']} of {summary['decoded'] + summary['skipped']} images could not be "
-                          f"used ({summary['skipped_fraction']:.1%} > preprocess.max_bad_fraction "
-                          f"{pre.max_bad_fraction:.1%}); see {reports / 'decode_errors.csv'}")
+    check_bad(summary, pre, reports)
     write_store(store, images, data.labels[keep], data.classes, [data.sources[i] for i in keep],
                 data.official[keep], meta={"dataset": name, "resize": pre.resize, "equalize": pre.equalize})
     return summary

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import subprocess
@@ -20,6 +19,7 @@ import torch
 import yaml
 
 from imgstudy import checkpoint, distributed
+from imgstudy.checkpoint import finished_epochs, fingerprint
 from imgstudy import params as P
 from imgstudy.augment import Augment
 from imgstudy.engine import EpochResult, FitConfig, Phase, fast_bf16, fit, select_device, setup_runtime
@@ -42,23 +42,6 @@ def fit_config(t: P.Train, seed: int, bf16: bool) -> FitConfig:
     return FitConfig(tuple(phases), t.batch_size, t.optimizer, t.weight_decay, t.momentum, t.nesterov,
                      t.scheduler, t.warmup_epochs, t.step_size, t.gamma, t.grad_clip, t.monitor, t.patience,
                      seed, bf16, t.speed.feature_cache, Augment(**t.augment.model_dump()))
-
-
-def fingerprint(resolved: dict, store: Path, splits: Path) -> str:
-    """Same params and same data -> same fingerprint: only then may a saved state be resumed."""
-    h = hashlib.sha256(json.dumps({k: resolved[k] for k in ("base", "train")}, sort_keys=True).encode())
-    h.update((store / "meta.json").read_bytes())
-    for name in ("train", "val"):
-        h.update((splits / f"{name}.npy").read_bytes())
-    return h.hexdigest()
-
-
-def finished_epochs(state: Path, stamp: str) -> int | None:
-    """Epochs a resumable state holds, or None when there is none for this fingerprint."""
-    if not state.is_file():
-        return None
-    saved = torch.load(state, map_location="cpu", weights_only=True)
-    return len(saved["history"]) if saved.get("fingerprint") == stamp else None
 
 
 def prepare(t: P.Train, st: Store, train: tuple[torch.Tensor, torch.Tensor], device: torch.device, seed: int):

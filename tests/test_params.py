@@ -115,7 +115,7 @@ def test_variant_may_not_override_shared_data_stages() -> None:
 
 
 def test_grid_must_name_existing_variants() -> None:
-    assert "grid lists 'missing'" in error_of(with_change("grid", ["default", "missing"]))
+    assert "lists 'missing'" in error_of(with_change("grid", ["default", "missing"]))
 
 
 def test_unknown_variant_requested() -> None:

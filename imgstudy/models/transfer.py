@@ -7,7 +7,6 @@ features work the same way for all of them.
 """
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 import torch
@@ -15,7 +14,7 @@ from torch import nn
 from torchvision.models import get_model
 
 from imgstudy.models import MODELS, ModelSpec
-from imgstudy.models.weights import WeightsUnavailable, ensure_cached, imagenet_weights
+from imgstudy.models.weights import resolve_weights
 
 WEIGHTS = ("imagenet", "imagenet_or_random", "none")
 INITS = ("xavier_uniform", "kaiming", "default")
@@ -139,16 +138,7 @@ def build_transfer(arch: str, in_channels: int, num_classes: int, image_size: in
         raise ValueError(f"weights {weights!r}; choose one of {WEIGHTS}")
     if init not in INITS:
         raise ValueError(f"init {init!r}; choose one of {INITS}")
-    chosen = None
-    if weights != "none":
-        chosen = imagenet_weights(arch)
-        try:
-            ensure_cached(chosen)
-        except WeightsUnavailable as e:
-            if weights == "imagenet":
-                raise
-            warnings.warn(f"{e}; training {arch} from random initialization (weights: imagenet_or_random)")
-            chosen = None
+    chosen = resolve_weights(arch, weights, f"training {arch}")
     backbone = get_model(arch, weights=chosen)
     model = TransferNet(ARCHS[arch](backbone), in_channels, num_classes, head_dropout, init)
     model.pretrained = chosen is not None

@@ -69,3 +69,21 @@ def ensure_cached(weights: WeightsEnum) -> Path:
             f"{target}{hint}; or set train.transfer.weights: none ({type(e).__name__}: {e})"
         ) from None
     return target
+
+
+def resolve_weights(arch: str, weights: str, who: str) -> WeightsEnum | None:
+    """weights: imagenet (the file must be there or installable) | imagenet_or_random (random
+    init, with a warning, when it is not) | none. Returns the enum to build `arch` with."""
+    if weights == "none":
+        return None
+    chosen = imagenet_weights(arch)
+    try:
+        ensure_cached(chosen)
+    except WeightsUnavailable as e:
+        if weights == "imagenet":
+            raise
+        import warnings
+
+        warnings.warn(f"{e}; {who} from random initialization (weights: imagenet_or_random)")
+        return None
+    return chosen

@@ -1,0 +1,83 @@
+"""seg_evaluate: score one segmentation variant on the test split (Dice, IoU, pixel accuracy,
+HD95, per class and per image) and draw its best, median and worst test images."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from imgstudy import params as P
+from imgstudy.engine import select_device, setup_runtime
+from imgstudy.segment import load_model, predict_masks
+from imgstudy.segmetrics import image_score, per_image, summarize
+from imgstudy.segplots import plot_overlays
+from stages.seg_train import load_pairs
+
+
+def finite(value):
+    """NaN (an undefined HD95) -> null: metrics files stay valid JSON."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path) -> dict:
+    setup_runtime(p.base.seed, p.base.threads)
+    device = select_device(p.base.device)
+    model, card, inputs = load_model(model_dir / "model.pt", device)
+    (images, truth), st = load_pairs(store, splits, "test")
+    pred, _ = predict_masks(model, images, inputs, p.segment.batch_size * 2, device)
+    truth, pred, images = truth.numpy(), pred.numpy(), images.numpy()
+    scores = per_image(pred, truth, len(card["mask_classes"]))
+    summary = {**summarize(scores, card["mask_classes"]), "best_epoch": card["epoch"] + 1,
+               "val_dice": card["val_dice"], **json.loads((model_dir / "summary.json").read_text())}
+    metrics.mkdir(parents=True, exist_ok=True)
+    plots.mkdir(parents=True, exist_ok=True)
+    (metrics / "test.json").write_text(json.dumps(finite(summary), indent=2) + "\n")
+
+    score = image_score(scores)
+    order = np.argsort(score, kind="stable")  # worst first
+    idx = np.load(splits / "test.npy")
+    with open(store / "samples.csv", newline="") as f:
+        sources = [row["source"] for row in csv.DictReader(f)]
+    with open(plots / "per_image.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["rank", "source", "dice", "iou", "pixel_accuracy", "hd95"])
+        fg = slice(1, None) if scores["dice"].shape[1] > 1 else slice(None)
+        for rank, i in enumerate(order):
+            hd = scores["hd95"][i, fg]
+            writer.writerow([rank, sources[idx[i]], round(float(score[i]), 6),
+                             round(float(scores["iou"][i, fg].mean()), 6),
+                             round(float(scores["pixel_accuracy"][i]), 6),
+                             "" if np.isnan(hd).all() else round(float(np.nanmean(hd)), 3)])
+    k = min(p.segment.overlays, len(order))
+    mid = len(order) // 2
+    chosen = {"worst": order[:k], "median": order[max(0, mid - k // 2):max(0, mid - k // 2) + k],
+              "best": order[::-1][:k]}
+    picks = [(name, i) for name, rows in chosen.items() for i in rows]
+    plot_overlays(plots / "overlays.png", images[[i for _, i in picks]], truth[[i for _, i in picks]],
+                  pred[[i for _, i in picks]], [f"{name}: Dice {score[i]:.3f}" for name, i in picks])
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--splits", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True, help="model folder of this variant")
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--plots", type=Path, required=True)
+    args = parser.parse_args()
+    s = run(P.load(args.params, args.variant), args.store, args.splits, args.model, args.metrics, args.plots)
+    print(f"seg_evaluate {args.variant}: Dice {s['dice_mean']:.4f} IoU {s['iou_mean']:.4f} "
+          f"pixel accuracy {s['pixel_accuracy']:.4f} HD95 {s['hd95_mean']:.2f} px on {s['images']} test images")
+
+
+if __name__ == "__main__":
+    main()

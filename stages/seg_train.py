@@ -1,0 +1,94 @@
+"""seg_train: fit one segmentation variant's UNet on the store's masks; keep the best val Dice.
+
+Resumes like train: models/seg/<variant>/state.pt holds the last finished epoch for a
+fingerprint of the params and data, and dvc.yaml marks the folder `persist`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from imgstudy import params as P
+from imgstudy.augment import Augment
+from imgstudy.checkpoint import finished_epochs, fingerprint
+from imgstudy.engine import select_device, setup_runtime
+from imgstudy.inputs import Inputs
+from imgstudy.models.unet import build_unet
+from imgstudy.segment import SEG_LOSSES, SegEpoch, SegFitConfig, fit_seg, save_model
+from imgstudy.store import open_store, take, take_masks
+from imgstudy.tracking import Tracker
+
+
+def load_pairs(store_dir: Path, splits: Path, name: str):
+    """(uint8 NHWC images, (N, H, W) int64 masks) of one split, and the store."""
+    st = open_store(store_dir)
+    path = splits / f"{name}.npy"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no {name} split; run the split stage")
+    idx = np.load(path)
+    return (take(st, idx)[0], take_masks(st, idx)), st
+
+
+def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path, variant: str) -> list[SegEpoch]:
+    setup_runtime(p.base.seed, p.base.threads)
+    device, s = select_device(p.base.device), p.segment
+    (train, st), (val, _) = load_pairs(store, splits, "train"), load_pairs(store, splits, "val")
+    inputs = Inputs.fit(train[0], s.channels, s.normalize, channels_last=False)
+    torch.manual_seed(p.base.seed)
+    model = build_unet(inputs.channels, len(st.mask_classes), **s.unet.model_dump(), init=s.init)
+    resolved = p.model_dump(mode="json")
+    out.mkdir(parents=True, exist_ok=True)
+    state, stamp = out / "state.pt", fingerprint(resolved, store, splits, ("base", "segment"))
+    done = finished_epochs(state, stamp)
+    if done is None:  # another configuration's files: start over
+        for stale in (state, out / "model.pt"):
+            stale.unlink(missing_ok=True)
+    (out / "params.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    print(f"seg_train: UNet ({s.unet.encoder} encoder) on {device}, {len(train[0])} train / {len(val[0])} val "
+          f"images, classes {st.mask_classes}{', resuming' if done is not None else ''}", flush=True)
+    tracker = Tracker(live_dir, done, resolved, p.tracking.uri if p.tracking.mlflow else None,
+                      p.tracking.experiment, f"seg-{variant}")
+    card = {"unet": s.unet.model_dump() | {"init": s.init}, "mask_classes": st.mask_classes, "image_size": st.size,
+            "stored_channels": st.channels, "inputs": inputs.card(), "params": resolved}
+
+    def on_epoch(r: SegEpoch, model: torch.nn.Module) -> None:
+        tracker.log({"train/loss": r.train_loss, "val/loss": r.val_loss, "val/dice": r.val_dice,
+                     "val/pixel_accuracy": r.val_pixel_accuracy}, r.epoch)
+        if r.improved:
+            save_model(out / "model.pt", model, card | {"epoch": r.epoch, "val_dice": r.val_dice})
+        print(f"epoch {r.epoch + 1} train loss {r.train_loss:.4f} | val loss {r.val_loss:.4f} dice {r.val_dice:.4f} "
+              f"pixel acc {r.val_pixel_accuracy:.4f} | {r.seconds:.0f}s" + (" *best" if r.improved else ""), flush=True)
+
+    began = time.perf_counter()
+    config = SegFitConfig(s.epochs, s.batch_size, s.optimizer, s.lr, s.weight_decay, s.patience, p.base.seed,
+                          Augment(**s.augment.model_dump()))
+    history = fit_seg(model, train, val, inputs, SEG_LOSSES[s.loss](s.focal_gamma), config, device, on_epoch,
+                      state, stamp)
+    summary = {"seconds": round(time.perf_counter() - began + sum(r.seconds for r in history[:done or 0]), 1),
+               "epochs": len(history), "best_val_dice": max(r.val_dice for r in history),
+               "parameters": sum(w.numel() for w in model.parameters())}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    tracker.finish([out / "model.pt", out / "summary.json"])
+    return history
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--splits", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="model folder of this variant")
+    parser.add_argument("--live", type=Path, required=True, help="DVCLive folder of this variant")
+    args = parser.parse_args()
+    run(P.load(args.params, args.variant), args.store, args.splits, args.out, args.live, args.variant)
+
+
+if __name__ == "__main__":
+    main()
