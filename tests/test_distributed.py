@@ -61,11 +61,13 @@ def test_mlflow_run_has_params_metrics_and_model(data: Path) -> None:
     raw = yaml.safe_load(params_file(data, processes=1).read_text())
     raw["tracking"].update(mlflow=True, uri=f"sqlite:///{data / 'mlflow.db'}", experiment="ddp-test")
     (data / "mlflow.yaml").write_text(yaml.safe_dump(raw))
-    train(data, data / "mlflow.yaml", "tracked")
-
     import mlflow
 
     client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{data / 'mlflow.db'}")
+    # artifacts next to the store, not in ./mlruns of the working directory (the project)
+    client.create_experiment("ddp-test", artifact_location=(data / "artifacts").as_uri())
+    train(data, data / "mlflow.yaml", "tracked")
+
     experiment = client.get_experiment_by_name("ddp-test")
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.params["train.lr"] == "0.05" and run.data.params["train.model"] == "cnn"
