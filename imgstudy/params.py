@@ -439,7 +439,8 @@ def _explain(error: ValidationError, source: str, prefix: str = "") -> ParamsErr
             lines.append(f"missing key {key!r}")
         else:
             msg = e["msg"].removeprefix("Value error, ")
-            lines.append(f"{key} = {e['input']!r}: {msg}")
+            # a check across sections has no key of its own: its message names the keys
+            lines.append(f"{key} = {e['input']!r}: {msg}" if e["loc"] else f"{prefix}{msg}")
     return ParamsError(f"{source}: invalid params:\n  " + "\n  ".join(lines))
 
 

@@ -10,16 +10,17 @@ NAMES = preset.presets()
 
 
 def test_one_preset_per_study() -> None:
-    assert NAMES == ["chest_xray", "dog_breeds", "lung_ct", "mnist", "sperm_morphology"]
+    assert NAMES == ["chest_xray", "dog_breeds", "lung_ct", "lung_ct_seg", "mnist", "sperm_morphology"]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_preset_resolves_every_variant(name: str) -> None:
     raw = P.yaml_text(preset.render(name, offline=False))
-    for variant in raw["grid"]:
+    for variant in raw["grid"] + raw["seg_grid"]:
         P.resolve(raw, variant)
     offline = P.yaml_text(preset.render(name, offline=True))
-    assert offline["download"]["dataset"] == "mnist" and offline["preprocess"]["max_samples"] == preset.OFFLINE_SAMPLES
+    assert offline["download"]["dataset"] == ("shapes" if raw["seg_grid"] else "mnist")
+    assert offline["preprocess"]["max_samples"] == preset.OFFLINE_SAMPLES
     assert offline["grid"] == raw["grid"] and set(offline["variants"]) == set(raw["variants"])
     for variant in offline["grid"]:
         t = P.resolve(offline, variant).train
@@ -38,5 +39,10 @@ def test_study_specifics() -> None:
                                                                                    "xavier_uniform", True)
     dogs = P.yaml_text(preset.render("dog_breeds", False))
     assert {"mobilenet_v2", "resnet50", "vgg16", "vgg19", "cnn"} <= set(dogs["grid"])
+    seg = P.yaml_text(preset.render("lung_ct_seg", False))
+    first, improved = (P.resolve(seg, v).segment for v in ("unet_first", "unet_improved"))
+    assert (first.optimizer, first.normalize, first.init) == ("adam", "none", "default")
+    assert (improved.optimizer, improved.normalize, improved.init) == ("adamw", "dataset", "xavier_uniform")
+    assert seg["download"]["dataset"] == "covid_ct_seg" and seg["preprocess"]["masks"] == "labels"
     mnist = P.yaml_text(preset.render("mnist", False))
     assert {P.resolve(mnist, v).train.model for v in mnist["grid"]} == {"mnist_cnn", "cnn_gru"}

@@ -6,7 +6,7 @@
 A preset is a complete params file (every key explicit, validated like params.yaml);
 params.yaml is in git, so `git checkout params.yaml` returns to the default study.
 --offline runs the study's grid where its data and weights cannot be had: the built-in
-MNIST (OFFLINE_SAMPLES digits) instead of the study's data, images of at most OFFLINE_SIZE
+MNIST (OFFLINE_SAMPLES digits; the generated shapes for a segmentation study) instead of the study's data, images of at most OFFLINE_SIZE
 px, at most OFFLINE_EPOCHS epochs per phase, and random initialization for backbones whose
 ImageNet weights are not on the machine. Every other setting - the variants, models and
 switches - stays the study's own.
@@ -39,12 +39,19 @@ def render(name: str, offline: bool) -> str:
     if offline:
         yaml = YAML()  # round trip: the preset's comments survive
         doc = yaml.load(text)
-        doc["download"].update(dataset="mnist", source="auto", location="", checksum="")
+        # segmentation studies need masks: the generated shapes; classification ones MNIST
+        offline_data = "shapes" if doc["seg_grid"] else "mnist"
+        doc["download"].update(dataset=offline_data, source="auto", location="", checksum="")
+        if doc["seg_grid"]:
+            doc["preprocess"].update(masks="binary", mask_classes=[])
+            doc["segment"]["epochs"] = min(doc["segment"]["epochs"], OFFLINE_EPOCHS)
         doc["split"]["test"] = "official"
         doc["preprocess"]["max_samples"] = OFFLINE_SAMPLES
         doc["preprocess"]["size"] = min(doc["preprocess"]["size"], OFFLINE_SIZE)
         doc["train"]["epochs"] = min(doc["train"]["epochs"], OFFLINE_EPOCHS)
         doc["train"]["finetune"]["epochs"] = min(doc["train"]["finetune"]["epochs"], OFFLINE_EPOCHS)
+        if doc["segment"]["unet"]["weights"] == "imagenet":
+            doc["segment"]["unet"]["weights"] = "imagenet_or_random"
         if doc["train"]["transfer"]["weights"] == "imagenet":
             doc["train"]["transfer"]["weights"] = "imagenet_or_random"
         for override in doc["variants"].values():  # variants may ask for weights too
@@ -61,7 +68,8 @@ def render(name: str, offline: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help=f"one of: {', '.join(presets())}")
-    parser.add_argument("--offline", action="store_true", help="run the study's grid on the built-in MNIST")
+    parser.add_argument("--offline", action="store_true",
+                        help="run the study's grid on built-in data (MNIST, or the generated shapes for segmentation)")
     parser.add_argument("--out", type=Path, default=ROOT / "params.yaml")
     args = parser.parse_args()
     args.out.write_text(render(args.name, args.offline))
