@@ -45,7 +45,7 @@ def render(name: str, offline: bool) -> str:
         if doc["seg_grid"]:
             doc["preprocess"].update(masks="binary", mask_classes=[])
             doc["segment"]["epochs"] = min(doc["segment"]["epochs"], OFFLINE_EPOCHS)
-        doc["split"]["test"] = "official"
+        doc["split"]["test"] = "fraction" if doc["seg_grid"] else "official"  # shapes have no official split
         doc["preprocess"]["max_samples"] = OFFLINE_SAMPLES
         doc["preprocess"]["size"] = min(doc["preprocess"]["size"], OFFLINE_SIZE)
         doc["train"]["epochs"] = min(doc["train"]["epochs"], OFFLINE_EPOCHS)
