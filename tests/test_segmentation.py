@@ -230,3 +230,21 @@ def test_the_segmentation_branch_builds_with_dvc_repro(tiny_repo: Path) -> None:
     assert len(dice_log) == 1 + 4
     again = sh(tiny_repo, "dvc", "repro", "seg_evaluate@U").stdout
     assert "Running stage" not in again  # nothing changed, nothing rebuilt
+
+
+def test_a_csv_manifest_of_pairs_keeps_its_split_and_reports_missing_files(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "images").mkdir(parents=True)
+    (src / "masks").mkdir()
+    write_pairs(src)
+    rows = ["image,mask,split"] + [f"images/{i}.png,masks/{i}_mask.png,{'test' if i < 2 else 'train'}"
+                                   for i in range(6)] + ["images/gone.png,masks/gone.png,train"]
+    (src / "pairs.csv").write_text("\n".join(rows) + "\n")
+    dataset("masks_csv", str(src / "pairs.csv")).fetch(tmp_path / "raw/masks_csv", "auto")
+    summary = preprocess.run("masks_csv", str(src / "pairs.csv"), "", tmp_path / "raw", tmp_path / "store",
+                             tmp_path / "reports", seg_params(), seed=0)
+    assert summary == {"decoded": 6, "skipped": 1, "skipped_fraction": 1 / 7}
+    assert "listed in pairs.csv but missing" in (tmp_path / "reports/decode_errors.csv").read_text()
+    with open(tmp_path / "store/samples.csv") as f:
+        assert [r["official"] for r in csv.DictReader(f)] == ["test", "test"] + ["train"] * 4
+    assert open_store(tmp_path / "store").masks.sum() > 0
