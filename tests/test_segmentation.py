@@ -244,7 +244,7 @@ def test_a_csv_manifest_of_pairs_keeps_its_split_and_reports_missing_files(tmp_p
     summary = preprocess.run("masks_csv", str(src / "pairs.csv"), "", tmp_path / "raw", tmp_path / "store",
                              tmp_path / "reports", seg_params(), seed=0)
     assert summary == {"decoded": 6, "skipped": 1, "skipped_fraction": 1 / 7}
-    assert "listed in pairs.csv but missing" in (tmp_path / "reports/decode_errors.csv").read_text()
+    assert "images/gone.png,listed in listing.csv but missing" in (tmp_path / "reports/decode_errors.csv").read_text()
     with open(tmp_path / "store/samples.csv") as f:
         assert [r["official"] for r in csv.DictReader(f)] == ["test", "test"] + ["train"] * 4
     assert open_store(tmp_path / "store").masks.sum() > 0
