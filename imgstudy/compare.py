@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 
@@ -120,3 +121,39 @@ def to_csv(header: list[str], rows: list[list[str]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+SEED_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc")
+
+
+def seed_groups(resolved: dict[str, dict], metrics: dict[str, dict[str, float]]) -> dict[str, dict]:
+    """Variants whose resolved params differ only in base.seed form a group: the same
+    configuration trained with several seeds. Returns, per group of two or more (named by
+    its first variant), its variants, seeds and the mean and sample std of each metric."""
+    groups: dict[str, list[str]] = {}
+    for name, params in resolved.items():
+        key = json.dumps({**params, "base": {**params["base"], "seed": None}}, sort_keys=True)
+        groups.setdefault(key, []).append(name)
+    out = {}
+    for names in groups.values():
+        if len(names) < 2:
+            continue
+        stats = {}
+        for m in SEED_METRICS:
+            values = np.array([metrics[n][m] for n in names if m in metrics[n]], dtype=float)
+            if len(values) == len(names):
+                stats[m] = {"mean": float(values.mean()), "std": float(values.std(ddof=1))}
+        out[names[0]] = {"variants": names, "seeds": [resolved[n]["base"]["seed"] for n in names], **stats}
+    return out
+
+
+def seeds_markdown(groups: dict[str, dict]) -> str:
+    """The across-seeds table: mean ± std of each metric per group."""
+    if not groups:
+        return ""
+    metrics = [m for m in SEED_METRICS if all(m in g for g in groups.values())]
+    header = ["configuration", "variants", "seeds", *metrics]
+    rows = [[display_name(name), ", ".join(display_name(v) for v in g["variants"]),
+             ", ".join(str(s) for s in g["seeds"]),
+             *(f"{g[m]['mean']:.4f} ± {g[m]['std']:.4f}" for m in metrics)] for name, g in groups.items()]
+    return "\n\nAcross seeds (variants identical but for base.seed): mean ± sample std.\n\n" + to_markdown(header, rows)

@@ -365,7 +365,9 @@ class Tracking(Section):
 
 
 # The sections a variant may override (the data stages are shared by all variants).
-VARIANT_SECTIONS = ("train", "evaluate", "robustness", "explain", "segment")
+# base too: a variant that differs only in base.seed is the same configuration on another
+# seed (compare reports mean and std across such variants).
+VARIANT_SECTIONS = ("base", "train", "evaluate", "robustness", "explain", "segment")
 
 
 class Params(Section):

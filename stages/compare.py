@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from imgstudy import params as P
-from imgstudy.compare import bootstrap_ci, column_value, display_name, mcnemar, table_rows, to_csv, to_markdown
+from imgstudy.compare import (bootstrap_ci, column_value, display_name, mcnemar, seed_groups, seeds_markdown, table_rows,
+                              to_csv, to_markdown)
 from imgstudy.plots import plot_metric_bars, plot_val_curves
 
 
@@ -23,11 +24,11 @@ def read_curve(path: Path) -> list[float]:
 def run(raw: dict, predictions: Path, live: Path, models: Path, metrics: Path, plots: Path, best_dir: Path) -> dict:
     base = P.resolve(raw, source="params")
     c = base.compare
-    variants = {}
+    variants, resolved_all = {}, {}
     for name in base.grid:
         pred = np.load(predictions / f"{name}.npz")
         y, probs = pred["y_true"], pred["probs"]
-        resolved = P.resolve(raw, name).model_dump(mode="json")
+        resolved = resolved_all[name] = P.resolve(raw, name).model_dump(mode="json")
         variants[name] = {"metrics": json.loads(str(pred["summary"])),
                           "ci": bootstrap_ci(y, probs, c.bootstrap, c.confidence, base.base.seed),
                           "columns": {title: column_value(resolved, key) for title, key in c.columns.items()},
@@ -37,7 +38,8 @@ def run(raw: dict, predictions: Path, live: Path, models: Path, metrics: Path, p
     for v in variants.values():
         v["mcnemar"] = mcnemar(reference, v.pop("correct"))
     report = {"metric": c.metric, "best": best, "confidence": c.confidence, "bootstrap": c.bootstrap,
-              "variants": variants}
+              "variants": variants,
+              "seed_groups": seed_groups(resolved_all, {n: v["metrics"] for n, v in variants.items()})}
 
     metrics.mkdir(parents=True, exist_ok=True)
     plots.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,7 @@ def run(raw: dict, predictions: Path, live: Path, models: Path, metrics: Path, p
     header, rows = table_rows(report, c.columns)
     title = (f"Best by {c.metric}: **{display_name(best)}**. Brackets: {c.confidence:.0%} bootstrap intervals "
              f"({c.bootstrap} resamples of the test set); last column: McNemar exact p-value against the best.\n\n")
-    (metrics / "compare.md").write_text(title + to_markdown(header, rows))
+    (metrics / "compare.md").write_text(title + to_markdown(header, rows) + seeds_markdown(report["seed_groups"]))
     (metrics / "compare.csv").write_text(to_csv(header, rows))
     with open(plots / "metrics.csv", "w", newline="") as f:  # for DVC's bar chart template
         writer = csv.writer(f)

@@ -72,3 +72,19 @@ def test_fast_metrics_equal_scikit_learn(k: int) -> None:
         fast, reference = fast_metrics(y, probs), summary_metrics(y, probs)
         for name, value in reference.items():
             assert fast[name] == pytest.approx(value, nan_ok=True), (name, n)
+
+
+def test_variants_that_differ_only_in_seed_are_summarized_across_seeds() -> None:
+    from imgstudy.compare import seed_groups, seeds_markdown
+
+    def params(seed: int, lr: float) -> dict:
+        return {"base": {"seed": seed, "device": "cpu"}, "train": {"lr": lr}}
+
+    resolved = {"F0": params(1, 1e-4), "F0s2": params(2, 1e-4), "F0s3": params(3, 1e-4), "F4": params(1, 1e-3)}
+    metrics = {"F0": {"accuracy": 0.8}, "F0s2": {"accuracy": 0.9}, "F0s3": {"accuracy": 0.7}, "F4": {"accuracy": 0.5}}
+    groups = seed_groups(resolved, metrics)
+    assert list(groups) == ["F0"]  # F4 differs in lr: not a seed of F0
+    g = groups["F0"]
+    assert g["variants"] == ["F0", "F0s2", "F0s3"] and g["seeds"] == [1, 2, 3]
+    assert g["accuracy"]["mean"] == pytest.approx(0.8) and g["accuracy"]["std"] == pytest.approx(0.1)
+    assert "| F.0 | F.0, F0s2, F0s3 | 1, 2, 3 | 0.8000 ± 0.1000 |" in seeds_markdown(groups)
