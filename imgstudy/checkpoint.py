@@ -34,11 +34,15 @@ class ModelCard:
     val_acc: float
 
 
-def save(path: Path, model: nn.Module, card: ModelCard) -> None:
-    """Write atomically, so an interrupted run never leaves a truncated checkpoint."""
+def atomic_save(obj: dict, path: Path) -> None:
+    """torch.save to a temporary file renamed into place: a kill never leaves a torn file."""
     tmp = Path(str(path) + ".tmp")
-    torch.save({"card": asdict(card), "state_dict": model.state_dict()}, tmp)
+    torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def save(path: Path, model: nn.Module, card: ModelCard) -> None:
+    atomic_save({"card": asdict(card), "state_dict": model.state_dict()}, path)
 
 
 def load(path: Path, device: torch.device) -> tuple[nn.Module, ModelCard]:

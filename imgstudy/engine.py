@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import operator
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ from tqdm import tqdm
 
 from imgstudy import distributed
 from imgstudy.augment import Augment
+from imgstudy.checkpoint import atomic_save
 from imgstudy.inputs import Inputs
 from imgstudy.losses import Loss
 from imgstudy.optim import SCHEDULERS, make_optimizer
@@ -224,12 +224,6 @@ def _train_epoch(run: _Runner, net: nn.Module, optimizer, schedule, scaler, loss
     return tuple(distributed.sum_all(loss_sum, correct, seen))
 
 
-def _save_state(path: Path, state: dict) -> None:
-    tmp = Path(str(path) + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a kill never leaves a torn state file
-
-
 def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
         inputs: Inputs, loss_fn: Loss, cfg: FitConfig, device: torch.device,
         on_epoch: Callable[[EpochResult, nn.Module], None], state_path: Path | None = None,
@@ -293,11 +287,11 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tuple[t
                 on_epoch(result, model)
             epoch_no += 1
             if state_path is not None and distributed.is_main():
-                _save_state(state_path, {
+                atomic_save({
                     "fingerprint": fingerprint, "phase": phase_no, "epoch_in_phase": e, "stale": stale,
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": schedule.scheduler.state_dict(), "rng": torch.get_rng_state(),
-                    "history": [asdict(r) for r in history]})
+                    "history": [asdict(r) for r in history]}, state_path)
         resume = None
     return history
 

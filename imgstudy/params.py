@@ -8,10 +8,10 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from imgstudy.registry import Registry
 
@@ -28,6 +28,15 @@ def _in_registry(registry: Registry, value: str) -> str:
     if value not in registry:
         raise ValueError(f"unknown {registry.kind} {value!r}; choose one of {registry.names()}")
     return value
+
+
+def _optimizer_name(v: str) -> str:
+    from imgstudy.optim import OPTIMIZERS
+
+    return _in_registry(OPTIMIZERS, v)
+
+
+OptimizerName = Annotated[str, AfterValidator(_optimizer_name)]  # train and segment share the registry
 
 
 class Paths(Section):
@@ -175,7 +184,7 @@ class Train(Section):
     zca_epsilon: float = Field(gt=0, description="ZCA whitening: added to the eigenvalues")
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
-    optimizer: str
+    optimizer: OptimizerName
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     momentum: float = Field(ge=0, lt=1)
@@ -203,13 +212,6 @@ class Train(Section):
         from imgstudy.models import MODELS
 
         return _in_registry(MODELS, v)
-
-    @field_validator("optimizer")
-    @classmethod
-    def _optimizer(cls, v: str) -> str:
-        from imgstudy.optim import OPTIMIZERS
-
-        return _in_registry(OPTIMIZERS, v)
 
     @field_validator("scheduler")
     @classmethod
@@ -260,7 +262,7 @@ class Segment(Section):
     init: Literal["xavier_uniform", "kaiming", "default"]
     loss: str
     focal_gamma: float = Field(ge=0)
-    optimizer: str
+    optimizer: OptimizerName
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     epochs: int = Field(ge=1)
@@ -275,13 +277,6 @@ class Segment(Section):
         from imgstudy.segment import SEG_LOSSES
 
         return _in_registry(SEG_LOSSES, v)
-
-    @field_validator("optimizer")
-    @classmethod
-    def _optimizer(cls, v: str) -> str:
-        from imgstudy.optim import OPTIMIZERS
-
-        return _in_registry(OPTIMIZERS, v)
 
     @field_validator("augment")
     @classmethod

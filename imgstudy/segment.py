@@ -6,7 +6,6 @@ over the K classes, so every loss ranks the same prediction (the argmax) the sam
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from imgstudy.augment import Augment
+from imgstudy.checkpoint import atomic_save
 from imgstudy.engine import batches
 from imgstudy.inputs import Inputs
 from imgstudy.models.unet import build_unet
@@ -113,8 +113,8 @@ def fit_seg(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tup
             optimizer.load_state_dict(saved["optimizer"])
             history = [SegEpoch(**r) for r in saved["history"]]
     best = max((r.val_dice for r in history), default=None)
-    stale = len(history) - 1 - max((r.epoch for r in history if r.improved), default=-1) if history else 0
-    num_classes = None
+    # epochs since the last improvement (a resumed run keeps counting towards patience)
+    stale = next((i for i, r in enumerate(reversed(history)) if r.improved), len(history))
     for epoch in range(len(history), cfg.epochs):
         if stale >= cfg.patience:
             break
@@ -124,16 +124,14 @@ def fit_seg(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tup
         for idx in batches(len(train[0]), cfg.batch_size, gen):
             x = inputs.to_unit(train[0][idx].to(device))
             x, m = cfg.augment.pair(x, train[1][idx].to(device), gen)
-            logits = model(inputs.finish(x))
-            num_classes = logits.shape[1]
-            loss = loss_fn(logits.float(), m)
+            loss = loss_fn(model(inputs.finish(x)).float(), m)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             model_loss, seen = model_loss + loss.item() * len(idx), seen + len(idx)
         pred, logits = predict_masks(model, val[0], inputs, 2 * cfg.batch_size, device)
         val_loss = loss_fn(logits, val[1]).item()
-        dice = batch_dice(pred, val[1], num_classes or logits.shape[1]).mean().item()
+        dice = batch_dice(pred, val[1], logits.shape[1]).mean().item()
         improved = best is None or dice > best
         best, stale = (dice, 0) if improved else (best, stale + 1)
         result = SegEpoch(epoch, model_loss / seen, val_loss, dice, (pred == val[1]).float().mean().item(),
@@ -141,18 +139,14 @@ def fit_seg(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tup
         history.append(result)
         on_epoch(result, model)
         if state_path is not None:
-            tmp = Path(str(state_path) + ".tmp")
-            torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "history": [asdict(r) for r in history]}, tmp)
-            os.replace(tmp, state_path)  # atomic: a kill never leaves a torn state file
+            atomic_save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "history": [asdict(r) for r in history]}, state_path)
     return history
 
 
 def save_model(path: Path, model: nn.Module, card: dict) -> None:
     """card: unet options, mask_classes, image_size, stored_channels, inputs (Inputs.card()), params."""
-    tmp = Path(str(path) + ".tmp")
-    torch.save({"card": card, "state_dict": model.state_dict()}, tmp)
-    os.replace(tmp, path)
+    atomic_save({"card": card, "state_dict": model.state_dict()}, path)
 
 
 def load_model(path: Path, device: torch.device) -> tuple[nn.Module, dict, Inputs]:

@@ -104,3 +104,9 @@ def take_masks(store: Store, idx: np.ndarray) -> torch.Tensor:
         raise ValueError(f"the store of {store.meta.get('dataset')!r} has no masks; segmentation needs a dataset "
                          "with masks (download.dataset masks, masks_csv or covid_ct_seg)")
     return torch.from_numpy(np.ascontiguousarray(store.masks[idx]).astype(np.int64))
+
+
+def load_pairs(store: Store, splits: Path, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split of a mask dataset in memory: (uint8 NHWC images, (N, H, W) int64 masks)."""
+    images, _ = load_split(store, splits, name)
+    return images, take_masks(store, np.load(Path(splits) / f"{name}.npy"))

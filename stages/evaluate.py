@@ -1,7 +1,6 @@
 """evaluate: score one variant's best model on the test split; keep its predictions and plots."""
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import shutil
@@ -16,6 +15,7 @@ from imgstudy.evalplots import plot_confident_mistakes, plot_curves, plot_reliab
 from imgstudy.metrics import (confused_pairs, detailed_metrics, per_class_report, plot_confusion, summary_metrics,
                               write_confusion_csv, youden_threshold)
 from imgstudy.store import load_split, open_store
+from stages import variant_parser
 
 
 def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path,
@@ -68,15 +68,11 @@ def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, m
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--splits", type=Path, required=True)
-    parser.add_argument("--model", type=Path, required=True, help="model folder of this variant")
-    parser.add_argument("--metrics", type=Path, required=True, help="metrics folder of this variant")
-    parser.add_argument("--plots", type=Path, required=True, help="plots folder of this variant")
-    parser.add_argument("--predictions", type=Path, required=True, help="predictions file (.npz) of this variant")
+    parser = variant_parser(
+        __doc__, model="model folder of this variant",
+        metrics="metrics folder of this variant",
+        plots="plots folder of this variant",
+        predictions="predictions file (.npz) of this variant")
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
     summary = run(p, args.variant, args.store, args.splits, args.model, args.metrics, args.plots, args.predictions)

@@ -2,7 +2,6 @@
 per class, and a deletion test of how faithful the maps are."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from imgstudy.explain import (area_under, cam_maps, deletion_curves, pick_sample
                               plot_mean_maps)
 from imgstudy.inputs import to_unit
 from imgstudy.store import load_split, open_store
+from stages import variant_parser
 
 
 def _safe(name: str) -> str:
@@ -73,14 +73,10 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, out: Path, metr
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--splits", type=Path, required=True)
-    parser.add_argument("--model", type=Path, required=True, help="model folder of this variant")
-    parser.add_argument("--out", type=Path, required=True, help="overlay folder of this variant")
-    parser.add_argument("--metrics", type=Path, required=True, help="metrics folder of this variant")
+    parser = variant_parser(
+        __doc__, model="model folder of this variant",
+        out="overlay folder of this variant",
+        metrics="metrics folder of this variant")
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
     result = run(p, args.store, args.splits, args.model, args.out, args.metrics)

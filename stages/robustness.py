@@ -1,7 +1,6 @@
 """robustness: accuracy of one variant's model on corrupted copies of the test split."""
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -16,6 +15,7 @@ from imgstudy.inputs import to_unit
 from imgstudy.plots import plot_robustness
 from imgstudy.robustness import CORRUPTIONS
 from imgstudy.store import load_split, open_store
+from stages import variant_parser
 
 SEVERITIES = (1, 2, 3)
 
@@ -63,14 +63,8 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--splits", type=Path, required=True)
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--plots", type=Path, required=True)
+    parser = variant_parser(__doc__, model="model folder of this variant", metrics="metrics folder of this variant",
+        plots="plots folder of this variant")
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
     result = run(p, args.store, args.splits, args.model, args.metrics, args.plots)

@@ -2,7 +2,6 @@
 HD95, per class and per image) and draw its best, median and worst test images."""
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -15,7 +14,8 @@ from imgstudy.engine import select_device, setup_runtime
 from imgstudy.segment import load_model, predict_masks
 from imgstudy.segmetrics import image_score, per_image, summarize
 from imgstudy.segplots import plot_overlays
-from stages.seg_train import load_pairs
+from imgstudy.store import load_pairs, open_store
+from stages import variant_parser
 
 
 def finite(value):
@@ -29,7 +29,7 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, 
     setup_runtime(p.base.seed, p.base.threads)
     device = select_device(p.base.device)
     model, card, inputs = load_model(model_dir / "model.pt", device)
-    (images, truth), st = load_pairs(store, splits, "test")
+    images, truth = load_pairs(open_store(store), splits, "test")
     pred, _ = predict_masks(model, images, inputs, p.segment.batch_size * 2, device)
     truth, pred, images = truth.numpy(), pred.numpy(), images.numpy()
     scores = per_image(pred, truth, len(card["mask_classes"]))
@@ -65,14 +65,8 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--splits", type=Path, required=True)
-    parser.add_argument("--model", type=Path, required=True, help="model folder of this variant")
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--plots", type=Path, required=True)
+    parser = variant_parser(__doc__, model="model folder of this variant", metrics="metrics folder of this variant",
+        plots="plots folder of this variant")
     args = parser.parse_args()
     s = run(P.load(args.params, args.variant), args.store, args.splits, args.model, args.metrics, args.plots)
     print(f"seg_evaluate {args.variant}: Dice {s['dice_mean']:.4f} IoU {s['iou_mean']:.4f} "

@@ -1,16 +1,14 @@
 """seg_train: fit one segmentation variant's UNet on the store's masks; keep the best val Dice.
 
-Resumes like train: models/seg/<variant>/state.pt holds the last finished epoch for a
+Resumes like train: segmentation/models/<variant>/state.pt holds the last finished epoch for a
 fingerprint of the params and data, and dvc.yaml marks the folder `persist`.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
@@ -21,24 +19,16 @@ from imgstudy.engine import select_device, setup_runtime
 from imgstudy.inputs import Inputs
 from imgstudy.models.unet import build_unet
 from imgstudy.segment import SEG_LOSSES, SegEpoch, SegFitConfig, fit_seg, save_model
-from imgstudy.store import open_store, take, take_masks
+from imgstudy.store import load_pairs, open_store
 from imgstudy.tracking import Tracker
-
-
-def load_pairs(store_dir: Path, splits: Path, name: str):
-    """(uint8 NHWC images, (N, H, W) int64 masks) of one split, and the store."""
-    st = open_store(store_dir)
-    path = splits / f"{name}.npy"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no {name} split; run the split stage")
-    idx = np.load(path)
-    return (take(st, idx)[0], take_masks(st, idx)), st
+from stages import variant_parser
 
 
 def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path, variant: str) -> list[SegEpoch]:
     setup_runtime(p.base.seed, p.base.threads)
     device, s = select_device(p.base.device), p.segment
-    (train, st), (val, _) = load_pairs(store, splits, "train"), load_pairs(store, splits, "val")
+    st = open_store(store)
+    train, val = load_pairs(st, splits, "train"), load_pairs(st, splits, "val")
     inputs = Inputs.fit(train[0], s.channels, s.normalize, channels_last=False)
     torch.manual_seed(p.base.seed)
     model = build_unet(inputs.channels, len(st.mask_classes), **s.unet.model_dump(), init=s.init)
@@ -79,13 +69,7 @@ def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path, varia
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--splits", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="model folder of this variant")
-    parser.add_argument("--live", type=Path, required=True, help="DVCLive folder of this variant")
+    parser = variant_parser(__doc__, out="model folder of this variant", live="DVCLive folder of this variant")
     args = parser.parse_args()
     run(P.load(args.params, args.variant), args.store, args.splits, args.out, args.live, args.variant)
 

@@ -5,7 +5,6 @@ a fingerprint of the params and data, and dvc.yaml marks the folder `persist`.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -28,6 +27,7 @@ from imgstudy.losses import LOSSES, class_weights
 from imgstudy.models import MODELS, build_model
 from imgstudy.store import Store, load_split, open_store, take
 from imgstudy.tracking import Tracker
+from stages import variant_parser
 
 
 def model_options(t: P.Train) -> dict:
@@ -139,13 +139,7 @@ def write_run_files(out: Path, resolved: dict, inputs: Inputs, cv: dict | None, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--splits", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="model folder of this variant")
-    parser.add_argument("--live", type=Path, required=True, help="DVCLive folder of this variant")
+    parser = variant_parser(__doc__, out="model folder of this variant", live="DVCLive folder of this variant")
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
     if p.base.processes > 1 and not distributed.launched_by_torchrun():
