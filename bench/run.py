@@ -41,10 +41,10 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from imgstudy.augment import Augment  # noqa: E402
-from imgstudy.engine import FitConfig, Phase, fast_bf16, fit  # noqa: E402
-from imgstudy.inputs import Inputs  # noqa: E402
-from imgstudy.losses import LOSSES  # noqa: E402
+from imgstudy.training.augment import Augment  # noqa: E402
+from imgstudy.training.loop import FitConfig, Phase, fast_bf16, fit  # noqa: E402
+from imgstudy.training.inputs import Inputs  # noqa: E402
+from imgstudy.training.losses import LOSSES  # noqa: E402
 from imgstudy.models import build_model  # noqa: E402
 
 REPEATS = 3

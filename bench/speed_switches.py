@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/speed_switches.py [--quick]
 
-Runs the real engine (imgstudy.engine.fit) on synthetic uint8 images, so the data path
+Runs the real engine (imgstudy.training.loop.fit) on synthetic uint8 images, so the data path
 (uint8 -> float, normalization, memory format) is included. Prints a markdown table and
 writes bench/out/speed_switches.json.
 """
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from imgstudy.engine import FitConfig, Phase, fit  # noqa: E402
-from imgstudy.inputs import Inputs  # noqa: E402
-from imgstudy.losses import LOSSES  # noqa: E402
+from imgstudy.training.loop import FitConfig, Phase, fit  # noqa: E402
+from imgstudy.training.inputs import Inputs  # noqa: E402
+from imgstudy.training.losses import LOSSES  # noqa: E402
 from imgstudy.models import build_model  # noqa: E402
 
 TRANSFER = dict(weights="none", freeze=True, unfreeze_blocks=0, head_dropout=0.2, init="xavier_uniform")

@@ -1,0 +1,1 @@
+"""imgstudy: reproducible image-classification and segmentation studies (the library; never reads params.yaml)."""

@@ -13,11 +13,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from imgstudy.errors import ParamsError
 from imgstudy.registry import Registry
 
 
-class ParamsError(ValueError):
-    """A params file that cannot be used; the message names the file, key and value."""
 
 
 class Section(BaseModel):
@@ -31,7 +30,7 @@ def _in_registry(registry: Registry, value: str) -> str:
 
 
 def _optimizer_name(v: str) -> str:
-    from imgstudy.optim import OPTIMIZERS
+    from imgstudy.training.optim import OPTIMIZERS
 
     return _in_registry(OPTIMIZERS, v)
 
@@ -51,6 +50,7 @@ class Paths(Section):
     best: str
     reports: str
     seg: str  # the segmentation branch: seg/models, seg/live, seg/metrics, seg/plots per variant
+    compare: str  # the comparison: tables, summary.json (the study's top-level metrics), plots
 
 
 class Base(Section):
@@ -69,7 +69,7 @@ class Download(Section):
     @field_validator("dataset")
     @classmethod
     def _known(cls, v: str) -> str:
-        from imgstudy.sources import DATASETS, GENERIC
+        from imgstudy.data.catalog import DATASETS, GENERIC
 
         if v not in DATASETS and v not in GENERIC:
             raise ValueError(f"unknown dataset {v!r}; choose a catalog name {DATASETS.names()} "
@@ -78,12 +78,12 @@ class Download(Section):
 
     @model_validator(mode="after")
     def _location(self) -> "Download":
-        from imgstudy.sources import GENERIC
+        from imgstudy.data.catalog import GENERIC
 
         if self.dataset in GENERIC and not self.location:
             raise ValueError(f"dataset {self.dataset!r} needs download.location (a URL, Kaggle slug or path)")
         if self.checksum:
-            from imgstudy.fetch import parse_checksum
+            from imgstudy.data.fetch import parse_checksum
 
             parse_checksum(self.checksum)
         return self
@@ -169,6 +169,8 @@ class AugmentParams(Section):
     hflip: bool
     vflip: bool
     thin: float = Field(ge=0, le=1)
+    policy: Literal["none", "randaugment", "trivialaugment"] = Field(description="torchvision's policies")
+    erase: float = Field(ge=0, le=1, description="random erasing: probability per image")
 
 
 class Speed(Section):
@@ -177,11 +179,14 @@ class Speed(Section):
     feature_cache: bool
 
 
-class Train(Section):
-    model: str
-    channels: Literal["native", "gray", "rgb"]
-    normalize: Literal["dataset", "imagenet", "per_image", "zca", "none"]
-    zca_epsilon: float = Field(gt=0, description="ZCA whitening: added to the eigenvalues")
+class SegSpeed(Section):
+    precision: Literal["auto", "fp32", "bf16", "fp16"]
+    channels_last: bool
+
+
+class Fitting(Section):
+    """How a network is fitted: shared by the classifiers (train) and the UNets (segment)."""
+
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     optimizer: OptimizerName
@@ -193,13 +198,36 @@ class Train(Section):
     warmup_epochs: int = Field(ge=0)
     step_size: int = Field(ge=1, description="step: epochs between decays; plateau: patience")
     gamma: float = Field(gt=0, le=1)
+    grad_clip: float = Field(ge=0, description="max gradient norm; 0 = off")
+    patience: int = Field(ge=0, description="epochs without improvement before stopping; 0 = never stop early")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, v: str) -> str:
+        from imgstudy.training.optim import SCHEDULERS
+
+        return _in_registry(SCHEDULERS, v)
+
+
+class Train(Fitting):
+    model: str
+    channels: Literal["native", "gray", "rgb"]
+    equalize: Literal["none", "global", "clahe"] = Field(description="per variant, once per loaded split")
+    clahe_clip: float = Field(gt=0)
+    normalize: Literal["dataset", "imagenet", "per_image", "zca", "none"]
+    zca_epsilon: float = Field(gt=0, description="ZCA whitening: added to the eigenvalues")
     loss: str
     label_smoothing: float = Field(ge=0, lt=1)
     focal_gamma: float = Field(ge=0)
     class_weights: Literal["none", "balanced"] | list[float]
-    grad_clip: float = Field(ge=0, description="max gradient norm; 0 = off")
     monitor: Literal["val_loss", "val_acc"]
-    patience: int = Field(ge=1, description="epochs without improvement before stopping")
+    accumulate: int = Field(ge=1, description="batches whose gradients add up before one optimizer step")
+    ema: float = Field(ge=0, lt=1, description="decay of the weights' moving average; 0 = off")
+    backbone_lr_scale: float = Field(gt=0, description="the backbone's lr over the head's (transfer models)")
+    sampling: Literal["uniform", "balanced"]
+    mixup: float = Field(ge=0, description="Beta(a, a) of mixup; 0 = off")
+    cutmix: float = Field(ge=0, description="Beta(a, a) of cutmix; 0 = off")
+    mix_prob: float = Field(ge=0, le=1, description="share of batches mixed when mixup or cutmix is on")
     cnn: Cnn
     transfer: Transfer
     finetune: Finetune
@@ -213,17 +241,10 @@ class Train(Section):
 
         return _in_registry(MODELS, v)
 
-    @field_validator("scheduler")
-    @classmethod
-    def _scheduler(cls, v: str) -> str:
-        from imgstudy.optim import SCHEDULERS
-
-        return _in_registry(SCHEDULERS, v)
-
     @field_validator("loss")
     @classmethod
     def _loss(cls, v: str) -> str:
-        from imgstudy.losses import LOSSES
+        from imgstudy.training.losses import LOSSES
 
         return _in_registry(LOSSES, v)
 
@@ -253,8 +274,8 @@ class Unet(Section):
         return _in_registry(ENCODERS, v)
 
 
-class Segment(Section):
-    """The segmentation branch: a UNet trained on the masks of the store."""
+class Segment(Fitting):
+    """The segmentation branch: a UNet trained on the masks of the store (early stopping on val Dice)."""
 
     unet: Unet
     channels: Literal["native", "gray", "rgb"]
@@ -262,44 +283,53 @@ class Segment(Section):
     init: Literal["xavier_uniform", "kaiming", "default"]
     loss: str
     focal_gamma: float = Field(ge=0)
-    optimizer: OptimizerName
-    lr: float = Field(gt=0)
-    weight_decay: float = Field(ge=0)
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    patience: int = Field(ge=1, description="epochs without a better val Dice before stopping")
     augment: AugmentParams
+    speed: SegSpeed
     overlays: int = Field(ge=1, le=16, description="test images shown for each of best, median and worst")
 
     @field_validator("loss")
     @classmethod
     def _loss(cls, v: str) -> str:
-        from imgstudy.segment import SEG_LOSSES
+        from imgstudy.training.segment import SEG_LOSSES
 
         return _in_registry(SEG_LOSSES, v)
 
     @field_validator("augment")
     @classmethod
-    def _no_thin(cls, v: AugmentParams) -> AugmentParams:
+    def _image_only(cls, v: AugmentParams) -> AugmentParams:
         if v.thin:
             raise ValueError("thin erodes image strokes but not their masks; keep it 0 for segmentation")
+        if v.policy != "none":
+            raise ValueError("augment policies move images without their masks; keep policy: none for segmentation")
         return v
 
 
 class Evaluate(Section):
     batch_size: int = Field(ge=1)
     tta: Literal["none", "hflip", "hflip_shift"] = Field(description="test-time augmentation: averaged views")
+    latency_repeats: int = Field(ge=0, description="timed calls per batch size (1 and 256); 0 = not measured")
+
+
+class Altered(Section):
+    """The MNIST study's mixed test set: the test images, an augmented copy and an "imperfect" copy."""
+
+    enabled: bool
+    rotation: float = Field(ge=0, le=180, description="augmented copy: degrees either way")
+    zoom: float = Field(ge=0, lt=1)
+    shift: float = Field(ge=0, lt=1)
+    shrink: float = Field(ge=0, lt=1, description="imperfect copy: strokes eroded, digit shrunk by up to this")
 
 
 class Robustness(Section):
     corruptions: list[str] = Field(min_length=1)
     max_samples: int = Field(ge=0, description="test images corrupted; 0 = all")
     batch_size: int = Field(ge=1)
+    altered: Altered
 
     @field_validator("corruptions")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        from imgstudy.robustness import CORRUPTIONS
+        from imgstudy.evaluation.robustness import CORRUPTIONS
 
         return [_in_registry(CORRUPTIONS, c) for c in v]
 
@@ -313,7 +343,7 @@ class Explain(Section):
     @field_validator("method")
     @classmethod
     def _method(cls, v: str) -> str:
-        from imgstudy.explain import CAM_METHODS
+        from imgstudy.evaluation.explain import CAM_METHODS
 
         return _in_registry(CAM_METHODS, v)
 
@@ -325,6 +355,8 @@ class Compare(Section):
     columns: dict[str, str] = Field(description="table column title -> dotted params key")
     plot_metrics: list[Literal["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc"]] = Field(
         min_length=1)
+    headline: list[Literal["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc"]] = Field(
+        min_length=1, description="per variant in summary.json, the study's top-level metrics (dvc exp show)")
 
 
 class SearchDim(Section):
@@ -393,9 +425,14 @@ class Params(Section):
                                  "write A0 for A.0")
         if self.search.variant not in self.variants:
             raise ValueError(f"search.variant {self.search.variant!r} is not under variants: {sorted(self.variants)}")
+        train_keys = self.train.model_dump()
         for dotted in self.search.space:
-            if not dotted.startswith("train."):
-                raise ValueError(f"search.space key {dotted!r}: only train settings are searched")
+            node: Any = {"train": train_keys}
+            for key in dotted.split("."):
+                if not isinstance(node, dict) or key not in node:
+                    raise ValueError(f"search.space key {dotted!r}: not a train setting (only train settings are "
+                                     "searched)")
+                node = node[key]
         for title, dotted in self.compare.columns.items():
             node: Any = self.model_dump()
             for key in dotted.split("."):
@@ -405,14 +442,34 @@ class Params(Section):
         return self
 
 
-def _deep_merge(base: dict, override: dict) -> dict:
+# Maps keyed by the user's own names, not by the schema: an override replaces them whole
+# (a preset's variants are not added to the default study's).
+REPLACED = {("variants",), ("grid",), ("seg_grid",), ("compare", "columns"), ("search", "space")}
+
+
+def merge(base: dict, override: dict, path: tuple[str, ...] = ()) -> dict:
+    """base with override's keys set, nested sections merged key by key: how a variant applies to
+    the base sections and how a study preset applies to the default params."""
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and path + (key,) not in REPLACED:
+            out[key] = merge(out[key], value, path + (key,))
         else:
-            out[key] = value
+            out[key] = copy.deepcopy(value)
     return out
+
+
+def repeated(base: dict, override: dict, path: tuple[str, ...] = ()) -> list[str]:
+    """The dotted keys where override sets exactly the value base already has."""
+    found = []
+    for key, value in override.items():
+        if key not in base:
+            continue
+        if isinstance(value, dict) and isinstance(base[key], dict) and path + (key,) not in REPLACED:
+            found += repeated(base[key], value, path + (key,))
+        elif value == base[key]:
+            found.append(".".join(path + (key,)))
+    return found
 
 
 def _field_names(model: type[BaseModel], loc: tuple) -> list[str]:
@@ -485,14 +542,32 @@ def resolve(raw: dict, variant: str | None = None, source: str = "params") -> Pa
         if bad:
             raise ParamsError(f"{source}: variants.{name} overrides {bad}; a variant may override {list(VARIANT_SECTIONS)}")
         try:
-            merged = Params.model_validate(_deep_merge(raw, override))
+            merged = Params.model_validate(merge(raw, override))
         except ValidationError as e:
             raise _explain(e, source, prefix=f"variants.{name} -> ") from None
         if name == variant:
             params = merged
     if variant is not None and variant not in params.variants:
         raise ParamsError(f"{source}: unknown variant {variant!r}; variants: {sorted(params.variants)}")
+    _check_search_space(Params.model_validate(merge(raw, params.variants[params.search.variant])), source)
     return params
+
+
+# train.<group>.* settings change the model only for the models that read that group
+MODEL_GROUPS = {"train.transfer.": "transfer", "train.finetune.": "transfer", "train.cnn.": "cnn"}
+
+
+def _check_search_space(searched: Params, source: str) -> None:
+    """A search space holds only keys that change the model its variant trains."""
+    from imgstudy.models import MODELS
+
+    group = MODELS[searched.train.model].options
+    for dotted in searched.search.space:
+        for prefix, needs in MODEL_GROUPS.items():
+            if dotted.startswith(prefix) and group != needs:
+                raise ParamsError(f"{source}: search.space key {dotted!r} does not change model "
+                                  f"{searched.train.model!r} (variant {searched.search.variant}); it only applies to "
+                                  f"models with {needs!r} options")
 
 
 def load(path: str | Path = "params.yaml", variant: str | None = None) -> Params:

@@ -2,7 +2,28 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import sys
 from pathlib import Path
+from typing import Callable
+
+from imgstudy.errors import UserError
+
+
+def cli(main: Callable[[], None]) -> Callable[[], None]:
+    """A command's entry point: an error the user can fix (bad params, refused data, missing
+    credentials or weights) prints one message on stderr and exits with status 2, without a
+    traceback; any other exception is a bug and keeps its traceback."""
+
+    @functools.wraps(main)
+    def wrapper() -> None:
+        try:
+            main()
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    return wrapper
 
 
 def variant_parser(doc: str, **folders: str) -> argparse.ArgumentParser:

@@ -5,13 +5,15 @@ import argparse
 from pathlib import Path
 
 from imgstudy import params as P
-from imgstudy.sources import dataset
+from imgstudy.data.catalog import dataset
+from stages import cli
 
 
 def run(name: str, location: str, checksum: str, source: str, raw: Path) -> dict:
     return dataset(name, location, checksum).fetch(raw / name, source)
 
 
+@cli
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")

@@ -7,15 +7,17 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from imgstudy import checkpoint
+from imgstudy.evaluation.inference import latency_ms, predict_probs
+from imgstudy.training import checkpoint
 from imgstudy import params as P
-from imgstudy.engine import predict_probs, select_device, setup_runtime
-from imgstudy.evalplots import plot_confident_mistakes, plot_curves, plot_reliability, write_curves
-from imgstudy.metrics import (confused_pairs, detailed_metrics, per_class_report, plot_confusion, summary_metrics,
+from imgstudy.training.runtime import select_device, setup_runtime
+from imgstudy.evaluation.curves import plot_confident_mistakes, plot_curves, plot_reliability, write_curves
+from imgstudy.evaluation.metrics import (confused_pairs, detailed_metrics, per_class_report, plot_confusion, summary_metrics,
                               write_confusion_csv, youden_threshold)
-from imgstudy.store import load_split, open_store
-from stages import variant_parser
+from imgstudy.data.store import load_split, open_store
+from stages import cli, variant_parser
 
 
 def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path,
@@ -23,11 +25,12 @@ def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, m
     setup_runtime(p.base.seed, p.base.threads)
     device = select_device(p.base.device)
     model, card = checkpoint.load(model_dir / "model.pt", device)
+    precision = checkpoint.inference_precision(card, device)
     st, e = open_store(store), p.evaluate
 
     def probs_of(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         images, labels = load_split(st, splits, split)
-        probs = predict_probs(model, images, card.inputs, e.batch_size, device, card.bf16, e.tta)
+        probs = predict_probs(model, card.inputs.prepare(images), card.inputs, e.batch_size, device, precision, e.tta)
         return images.numpy(), labels.numpy(), probs.numpy()
 
     images, y_true, probs = probs_of("test")
@@ -39,7 +42,12 @@ def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, m
     trained = json.loads((model_dir / "summary.json").read_text())
     summary = {**summary_metrics(y_true, probs), **detailed_metrics(y_true, probs, threshold),
                "samples": int(len(y_true)), "best_epoch": card.epoch + 1, "tta": e.tta,
-               "train_seconds": trained["seconds"], "parameters": trained["parameters"]}
+               "train_seconds": trained["seconds"], "parameters": trained["parameters"],
+               "precision": precision.name}
+    if e.latency_repeats:  # inference speed where this stage ran: one image at a time, and in batches
+        test_images = torch.from_numpy(images)
+        summary.update({f"latency_ms_b{b}": latency_ms(model, card.inputs, test_images, b, device, precision,
+                                                        e.latency_repeats) for b in (1, 256)})
     if (model_dir / "cv.json").is_file():  # k-fold validation scores from the train stage
         cv = json.loads((model_dir / "cv.json").read_text())
         summary.update({k: cv[k] for k in ("val_acc_mean", "val_acc_std", "val_loss_mean", "val_loss_std")})
@@ -67,6 +75,7 @@ def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, m
     return summary
 
 
+@cli
 def main() -> None:
     parser = variant_parser(
         __doc__, model="model folder of this variant",

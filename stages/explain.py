@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imgstudy import checkpoint
+from imgstudy.evaluation.inference import predict_probs
+from imgstudy.training import checkpoint
 from imgstudy import params as P
-from imgstudy.engine import predict_probs, select_device, setup_runtime
-from imgstudy.explain import (area_under, cam_maps, deletion_curves, pick_samples, plot_class_grid, plot_deletion,
+from imgstudy.training.runtime import select_device, setup_runtime
+from imgstudy.evaluation.explain import (area_under, cam_maps, deletion_curves, pick_samples, plot_class_grid, plot_deletion,
                               plot_mean_maps)
-from imgstudy.inputs import to_unit
-from imgstudy.store import load_split, open_store
-from stages import variant_parser
+from imgstudy.data.images import to_unit
+from imgstudy.data.store import load_split, open_store
+from stages import cli, variant_parser
 
 
 def _safe(name: str) -> str:
@@ -26,9 +27,10 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, out: Path, metr
     setup_runtime(p.base.seed, p.base.threads)
     device = select_device(p.base.device)
     model, card = checkpoint.load(model_dir / "model.pt", device)
-    images, labels = load_split(open_store(store), splits, "test")
+    stored, labels = load_split(open_store(store), splits, "test")
+    images = card.inputs.prepare(stored)  # what the model sees; the figures show the images as stored
     e, classes = p.explain, card.classes
-    probs = predict_probs(model, images, card.inputs, 256, device, card.bf16)
+    probs = predict_probs(model, images, card.inputs, 256, device, checkpoint.inference_precision(card, device))
     preds = probs.argmax(1).numpy()
     memory = torch.channels_last if card.inputs.channels_last else torch.contiguous_format
 
@@ -48,7 +50,7 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, out: Path, metr
         masks = maps(pos, preds[pos].tolist())
         titles = [("right" if preds[i] == c else "WRONG") + f": {classes[preds[i]]} {probs[i, preds[i]]:.2f}"
                   for i in pos]
-        plot_class_grid(out / f"class_{c:03d}_{_safe(classes[c])}.png", images[pos].numpy(), masks, titles,
+        plot_class_grid(out / f"class_{c:03d}_{_safe(classes[c])}.png", stored[pos].numpy(), masks, titles,
                         f"{e.method}: true class {classes[c]}")
         shown.append(pos)
         shown_masks.append(masks)
@@ -72,6 +74,7 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, out: Path, metr
     return result
 
 
+@cli
 def main() -> None:
     parser = variant_parser(
         __doc__, model="model folder of this variant",

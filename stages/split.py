@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from imgstudy import params as P
-from imgstudy.split import kfold_assignments, split_indices
-from imgstudy.store import open_store, read_official
+from imgstudy.data.split import kfold_assignments, split_indices
+from imgstudy.data.store import open_store, read_official
+from stages import cli
 
 
 def run(store: Path, splits: Path, test: str, val_fraction: float, test_fraction: float, seed: int,
@@ -27,6 +28,7 @@ def run(store: Path, splits: Path, test: str, val_fraction: float, test_fraction
     return sizes
 
 
+@cli
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")

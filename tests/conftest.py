@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "imgstudy", "stages", ".dvc/config", ".dvc/.gitignore",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "imgstudy", "stages", ".dvc/config", ".dvc/.gitignore", ".dvc/plots",
                  ".dvcignore", ".gitignore"]
 
 
@@ -47,24 +47,28 @@ def edit_params(repo: Path, changes: dict[str, object]) -> None:
 
 # The default grid, shrunk: 600 digits at 32 px, one short epoch per variant.
 TINY = {"preprocess.max_samples": 600, "preprocess.size": 32, "train.epochs": 1, "train.batch_size": 32,
-        "train.lr": 0.001,
-        "evaluate.batch_size": 256, "explain.per_class": 1, "explain.mean_map_samples": 5,
-        "robustness.max_samples": 100, "compare.bootstrap": 100}
+        "train.lr": 0.001, "evaluate.batch_size": 256, "evaluate.latency_repeats": 1, "explain.per_class": 1,
+        "explain.mean_map_samples": 5, "robustness.max_samples": 100, "compare.bootstrap": 100,
+        "base.threads": 1}  # tests run two at a time (pytest-xdist): one thread each
+
+
+def copy_project(repo: Path) -> None:
+    """What a study needs (dvc.yaml, params, stages, library, DVC config) copied into `repo`."""
+    repo.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        src, dst = ROOT / name, repo / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dst)
 
 
 @pytest.fixture
 def tiny_repo(tmp_path: Path) -> Path:
     """The project copied into a fresh git repo with shrunk params, committed."""
     repo = tmp_path / "study"
-    repo.mkdir()
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        dst = repo / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dst)
+    copy_project(repo)
     edit_params(repo, TINY)
     sh(repo, "git", "init", "-q", "-b", "main")
     sh(repo, "git", "add", "-A")
@@ -86,12 +90,27 @@ def quadrant_images(n: int, seed: int, side: int = 16) -> tuple[np.ndarray, np.n
 
 
 def write_quadrant_store(folder: Path, n: int, test: int, side: int = 16) -> None:
-    from imgstudy.store import write_store
+    from imgstudy.data.store import write_store
 
     images, labels = quadrant_images(n, seed=0, side=side)
     official = np.where(np.arange(n) < n - test, "train", "test")
     write_store(folder, images, labels, ["tl", "tr", "bl", "br"], [f"synthetic#{i}" for i in range(n)],
                 official, meta={"dataset": "synthetic"})
+
+
+def classify_task(train, val, inputs, loss_fn, *, batch_size: int = 32, augment=None, feature_cache: bool = False,
+                  sampling: str = "uniform", mixing=None):
+    """A ClassifyTask on the CPU in fp32, with everything but the data off unless asked for."""
+    import torch
+
+    from imgstudy.training.augment import Augment
+    from imgstudy.training.mixing import Mixing
+    from imgstudy.training.precision import Precision
+    from imgstudy.training.tasks import ClassifyTask
+
+    return ClassifyTask(train, val, inputs, loss_fn, torch.device("cpu"), augment=augment or Augment(),
+                        mixing=mixing or Mixing(), batch_size=batch_size, feature_cache=feature_cache,
+                        sampling=sampling, precision=Precision("fp32", "test"))
 
 
 def cnn_params(**train: object) -> dict:
@@ -102,4 +121,5 @@ def cnn_params(**train: object) -> dict:
     raw["train"].update({"model": "mnist_cnn", "channels": "native", "normalize": "dataset",
                          "scheduler": "onecycle", "optimizer": "adamw", "lr": 0.003, **train})
     raw["train"]["augment"].update(rotation=0, zoom=0.0, shift=0.0)
+    raw["search"]["space"] = {"train.lr": {"low": 1e-4, "high": 1e-2, "log": True}}  # what mnist_cnn has
     return raw

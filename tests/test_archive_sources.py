@@ -13,8 +13,11 @@ import pytest
 from PIL import Image
 
 from httpserver import Faults, Server
-from imgstudy.archive import UnsafeArchive, extract
-from imgstudy.sources import FilesDataset, SourceError, kaggle_download, read_csv_listing, read_folder
+from imgstudy.data.archive import extract
+from imgstudy.errors import UnsafeArchive
+from imgstudy.data.sources.files import FilesDataset, read_csv_listing, read_folder
+from imgstudy.data.sources.kaggle import kaggle_download
+from imgstudy.errors import SourceError
 
 
 def png_bytes(value: int, size: tuple[int, int] = (12, 10)) -> bytes:
@@ -126,7 +129,7 @@ def test_kaggle_without_credentials_names_the_missing_file(tmp_path: Path, monke
 
 
 def test_medmnist_npz_layout(tmp_path: Path) -> None:
-    from imgstudy.sources import NpzDataset
+    from imgstudy.data.sources.arrays import NpzDataset
 
     rng = np.random.default_rng(0)
     arrays = {f"{s}_images": rng.integers(0, 255, (n, 28, 28), dtype=np.uint8) for s, n in

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from imgstudy.augment import Augment
+from imgstudy.training.augment import Augment
 
 
 def bar_image(b: int = 8, side: int = 32) -> torch.Tensor:

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from imgstudy.compare import bootstrap_ci, column_value, display_name, fast_metrics, mcnemar
-from imgstudy.metrics import summary_metrics
+from imgstudy.evaluation.compare import bootstrap_ci, column_value, display_name, fast_metrics, mcnemar
+from imgstudy.evaluation.metrics import summary_metrics
 
 
 def probs_for(pred: np.ndarray, k: int) -> np.ndarray:
@@ -75,7 +75,7 @@ def test_fast_metrics_equal_scikit_learn(k: int) -> None:
 
 
 def test_variants_that_differ_only_in_seed_are_summarized_across_seeds() -> None:
-    from imgstudy.compare import seed_groups, seeds_markdown
+    from imgstudy.evaluation.compare import seed_groups, seeds_markdown
 
     def params(seed: int, lr: float) -> dict:
         return {"base": {"seed": seed, "device": "cpu"}, "train": {"lr": lr}}

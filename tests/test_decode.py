@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgstudy.decode import DecodeSpec, decode, decode_many
+from imgstudy.data.decode import DecodeSpec, decode, decode_many
 
 RGB32 = DecodeSpec(channels=3, size=32, resize="stretch", equalize="none", clahe_clip=2.0)
 GRAY32 = DecodeSpec(channels=1, size=32, resize="stretch", equalize="none", clahe_clip=2.0)

@@ -54,7 +54,7 @@ def test_two_processes_match_one_and_only_rank_0_writes(data: Path) -> None:
     b = torch.load(data / "double/model.pt", weights_only=True)["state_dict"]
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a), max((a[k] - b[k]).abs().max().item() for k in a)
     changed = torch.load(data / "single/state.pt", weights_only=True)["history"]
-    assert changed[-1]["train_loss"] < changed[0]["train_loss"]  # it did learn: the match is not trivial
+    assert changed[-1]["metrics"]["train_loss"] < changed[0]["metrics"]["train_loss"]  # it did learn: the match is not trivial
 
 
 def test_mlflow_run_has_params_metrics_and_model(data: Path) -> None:

@@ -6,9 +6,9 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from imgstudy.engine import _views, predict_probs
-from imgstudy.inputs import Inputs
-from imgstudy.metrics import confused_pairs, detailed_metrics, expected_calibration_error, youden_threshold
+from imgstudy.evaluation.inference import predict_probs, views as _views
+from imgstudy.training.inputs import Inputs
+from imgstudy.evaluation.metrics import confused_pairs, detailed_metrics, expected_calibration_error, youden_threshold
 
 RNG = np.random.default_rng(3)
 Y3 = RNG.integers(0, 3, 200)

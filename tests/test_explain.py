@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from imgstudy.explain import area_under, cam_maps, deletion_curves, pick_samples
+from imgstudy.evaluation.explain import area_under, cam_maps, deletion_curves, pick_samples
 
 
 class CornerNet(nn.Module):

@@ -12,8 +12,8 @@ from PIL import Image
 
 from conftest import PROJECT_FILES, ROOT, edit_params, sh
 from imgstudy import params as P
-from imgstudy.sources import SourceError
-from imgstudy.store import open_store
+from imgstudy.errors import SourceError
+from imgstudy.data.store import open_store
 from stages import download, preprocess
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 
-from imgstudy.losses import LOSSES, class_weights
-from imgstudy.optim import OPTIMIZERS, SCHEDULERS, make_optimizer
+from imgstudy.training.losses import LOSSES, class_weights
+from imgstudy.training.optim import OPTIMIZERS, SCHEDULERS, make_optimizer, param_groups
 
 Z = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
 Y = torch.tensor([0, 2])
@@ -72,7 +72,7 @@ def test_class_weights() -> None:
 def test_every_optimizer_lowers_a_simple_loss(name: str) -> None:
     w = torch.nn.Parameter(torch.tensor([3.0, -2.0]))
     lr = 1.0 if name == "adadelta" else 0.05
-    opt = make_optimizer(name, [w], lr, 0.0, 0.9, name == "sgd")
+    opt = make_optimizer(name, [{"params": [w], "lr": lr}], 0.0, 0.9, name == "sgd")
     for _ in range(20):
         opt.zero_grad()
         (w**2).sum().backward()
@@ -82,12 +82,12 @@ def test_every_optimizer_lowers_a_simple_loss(name: str) -> None:
 
 def test_frozen_everything_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="everything is frozen"):
-        make_optimizer("adam", [torch.nn.Parameter(torch.ones(1), requires_grad=False)], 0.1, 0, 0, False)
+        param_groups(torch.nn.Linear(1, 1).requires_grad_(False), 0.1)
 
 
 def lrs(name: str, epochs: int = 4, steps: int = 5, warmup: int = 1) -> list[float]:
     opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=1.0)
-    schedule = SCHEDULERS[name](opt, 1.0, steps, epochs, warmup, 2, 0.5)
+    schedule = SCHEDULERS[name](opt, [1.0], steps, epochs, warmup, 2, 0.5)
     seen = []
     for _ in range(epochs):
         for _ in range(steps):

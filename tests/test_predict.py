@@ -21,7 +21,7 @@ from PIL import Image
 
 from conftest import ROOT, cnn_params, project_env, quadrant_images, write_quadrant_store
 from imgstudy import params as P
-from imgstudy.predict import Predictor, expand_inputs
+from imgstudy.serving.predict import Predictor, expand_inputs
 from stages import split, train
 
 
@@ -103,7 +103,7 @@ def free_port() -> int:
 def server(trained: Path):
     import uvicorn
 
-    from imgstudy.webapp import create_app
+    from imgstudy.serving.webapp import create_app
 
     port = free_port()
     app = create_app({"F0": trained, "best": trained}, "best", max_bytes=200_000)

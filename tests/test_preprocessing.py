@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from imgstudy.images import equalize, resize_batch, resize_one
-from imgstudy.inputs import Inputs
+from imgstudy.data.images import equalize, resize_batch, resize_one
+from imgstudy.training.inputs import Inputs
 
 
 def low_contrast(seed: int = 0) -> np.ndarray:

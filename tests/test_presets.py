@@ -1,6 +1,9 @@
 """Every study preset is a valid, complete params file, on its own data and offline."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from imgstudy import params as P
@@ -9,8 +12,36 @@ from tools import preset
 NAMES = preset.presets()
 
 
+def test_presets_hold_only_differences() -> None:
+    base = preset.default_params()
+    for name in NAMES:
+        assert not P.repeated(base, preset.read_preset(name)), name  # a value equal to the default's
+        lines = (preset.ROOT / "studies" / f"{name}.yaml").read_text().count("\n")
+        assert lines <= 0.4 * (preset.ROOT / "params.yaml").read_text().count("\n"), name
+
+
+def test_merging_replaces_user_keyed_maps_and_merges_sections() -> None:
+    base = {"train": {"lr": 1, "augment": {"zoom": 0.1, "shift": 0.1}}, "variants": {"A0": {}, "F0": {}},
+            "compare": {"metric": "f1", "columns": {"Channels": "train.channels"}}}
+    merged = P.merge(base, {"train": {"augment": {"zoom": 0.0}}, "variants": {"cnn": {}},
+                            "compare": {"columns": {"Model": "train.model"}}})
+    assert merged["train"] == {"lr": 1, "augment": {"zoom": 0.0, "shift": 0.1}}
+    assert merged["variants"] == {"cnn": {}} and merged["compare"] == {"metric": "f1", "columns": {"Model": "train.model"}}
+    assert P.repeated(base, {"train": {"lr": 1, "augment": {"zoom": 0.2}}}) == ["train.lr"]
+
+
+def test_presets_resolve_to_the_recorded_variants() -> None:
+    """The resolved variants of every preset, recorded in tests/snapshots/presets_resolved.json when the
+    presets became differences (a change of a preset or a default shows here, and is recorded on purpose)."""
+    recorded = json.loads((Path(__file__).parent / "snapshots/presets_resolved.json").read_text())
+    for name in NAMES:
+        raw = P.yaml_text(preset.render(name))
+        resolved = {v: P.resolve(raw, v).model_dump(mode="json") for v in raw["grid"] + raw["seg_grid"]}
+        assert resolved == recorded[name], name
+
+
 def test_one_preset_per_study() -> None:
-    assert NAMES == ["chest_xray", "dog_breeds", "lung_ct", "lung_ct_seg", "mnist", "sperm_morphology"]
+    assert NAMES == ["chest_xray", "dog_breeds", "fashion_mnist", "lung_ct", "lung_ct_seg", "mnist", "sperm_morphology"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -52,4 +52,4 @@ def test_the_library_never_reads_params_yaml() -> None:
 def test_train_outputs_persist_so_a_killed_run_can_resume() -> None:
     outs = DVC["stages"]["train"]["do"]["outs"]
     persisted = [next(iter(o)) for o in outs if isinstance(o, dict) and next(iter(o.values())).get("persist")]
-    assert "${paths.models}/${item}" in persisted and "${paths.live}/${item}/metrics.json" in persisted
+    assert "${paths.models}/${item}" in persisted and "${paths.live}/${item}" in persisted

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from imgstudy.robustness import CORRUPTIONS, LEVELS
+from imgstudy.evaluation.robustness import CORRUPTIONS, LEVELS
 
 from test_augment import angle_of_bar, bar_image, centroid
 

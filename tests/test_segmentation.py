@@ -18,15 +18,19 @@ from PIL import Image
 from conftest import edit_params, sh
 from httpserver import Server
 from imgstudy import params as P
-from imgstudy.augment import Augment
-from imgstudy.inputs import Inputs
-from imgstudy.masks import MaskSpec, resize_masks, to_classes, window
+from imgstudy.training.augment import Augment
+from imgstudy.training.inputs import Inputs
+from imgstudy.data.masks import MaskSpec, resize_masks, to_classes, window
 from imgstudy.models.unet import build_unet
-from imgstudy.segment import SEG_LOSSES, SegFitConfig, batch_dice, fit_seg
-from imgstudy.segmetrics import hd95, overlap, per_image, summarize
-from imgstudy.shapes import draw_shapes
-from imgstudy.sources import NiftiSegDataset, dataset
-from imgstudy.store import open_store
+from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.segment import SEG_LOSSES
+from imgstudy.training.tasks import SegmentTask, batch_dice
+from imgstudy.evaluation.segmetrics import hd95, overlap, per_image, summarize
+from imgstudy.data.sources.shapes import draw_shapes
+from imgstudy.data.catalog import dataset
+from imgstudy.data.sources.pairs import NiftiSegDataset
+from imgstudy.data.store import open_store
+from imgstudy.data import prepare
 from stages import preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +90,7 @@ def test_masks_decode_by_mode_and_refuse_unknown_colors() -> None:
 
 
 def test_mask_resize_is_nearest_and_keeps_the_letterbox_geometry_of_the_image() -> None:
-    from imgstudy.images import resize_batch
+    from imgstudy.data.images import resize_batch
 
     mask = np.zeros((1, 30, 60), np.uint8)  # wide: letterbox pads top and bottom
     mask[0, 10:20, 20:40] = 2
@@ -130,9 +134,11 @@ def tiny_fit(epochs: int, state: Path | None):
     inputs = Inputs.fit(x, "native", "dataset", channels_last=False)
     torch.manual_seed(0)
     model = build_unet(1, 2, 2, 4, True, 0.0, "transpose", "none", "none", "xavier_uniform")
-    cfg = SegFitConfig(epochs, 8, "adamw", 3e-3, 1e-4, 10, 0, Augment(rotation=10, shift=0.1))
-    history = fit_seg(model, (x[:40], m[:40]), (x[40:], m[40:]), inputs, SEG_LOSSES["dice_bce"](2.0), cfg,
-                      torch.device("cpu"), lambda r, mod: None, state, "stamp")
+    cfg = FitConfig(phases=(Phase(epochs=epochs, lr=3e-3),), batch_size=8, optimizer="adamw", weight_decay=1e-4,
+                    monitor="val_dice", patience=10, seed=0)
+    task = SegmentTask((x[:40], m[:40]), (x[40:], m[40:]), inputs, SEG_LOSSES["dice_bce"](2.0), torch.device("cpu"),
+                       augment=Augment(rotation=10, shift=0.1), batch_size=8)
+    history = fit(model, task, cfg, torch.device("cpu"), lambda r, mod: None, state, "stamp")
     return model, history
 
 
@@ -203,7 +209,7 @@ def test_nifti_volumes_download_window_and_slice_into_pairs(tmp_path: Path) -> N
         ds.fetch(tmp_path / "raw/covid_ct_seg", "auto")
     data = ds.read(tmp_path / "raw/covid_ct_seg")
     pre = seg_params(size=12, resize="stretch", hu_window=[-1250.0, 250.0])
-    images, masks, y, sources, _, bad = preprocess.segmentation(data, tmp_path, pre, 0, 1)
+    images, masks, y, sources, _, bad = prepare.segmentation(data, tmp_path, pre, 0, 1)
     assert bad == [] and images.shape == (3, 12, 12, 1) and sources == ["case1.nii#z0", "case1.nii#z1", "case1.nii#z2"]
     assert images[0].max() == 255 and images[0].min() == 0 and y.tolist() == [1, 1, 0]
     assert abs(int(images[2, 0, 0, 0]) - 128) <= 1  # -500 HU is the middle of [-1250, 250]

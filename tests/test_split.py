@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imgstudy.split import split_indices, stratified_subset
+from imgstudy.data.split import split_indices, stratified_subset
 
 LABELS = np.repeat(np.arange(4), [400, 300, 200, 100])  # imbalanced on purpose
 OFFICIAL = np.where(np.arange(1000) % 5 == 0, "test", "train")
@@ -45,7 +45,7 @@ def test_subset_keeps_label_and_official_proportions() -> None:
 
 
 def test_kfold_folds_are_stratified_and_cover_the_pool() -> None:
-    from imgstudy.split import kfold_assignments
+    from imgstudy.data.split import kfold_assignments
 
     folds = kfold_assignments(LABELS, 5, seed=0)
     assert sorted(np.unique(folds).tolist()) == [0, 1, 2, 3, 4]

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import cnn_params, quadrant_images, write_quadrant_store
-from imgstudy import checkpoint
+from conftest import classify_task, cnn_params, quadrant_images, write_quadrant_store
+from imgstudy.training import checkpoint
 from imgstudy import params as P
-from imgstudy.engine import FitConfig, Phase, fit
-from imgstudy.inputs import Inputs
-from imgstudy.losses import LOSSES
+from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.inputs import Inputs
+from imgstudy.training.losses import LOSSES
 from stages import evaluate, explain, split, train
 
 
@@ -28,7 +28,7 @@ def study(tmp_path_factory) -> tuple[Path, P.Params]:
 def test_train_learns_and_evaluate_scores_it(study) -> None:
     root, p = study
     history = train.run(p, root / "store", root / "splits", root / "m", root / "live")
-    assert len(history) == 3 and history[-1].val_acc > 0.9
+    assert len(history) == 3 and history[-1].metrics["val_acc"] > 0.9
     summary = evaluate.run(p, "F0", root / "store", root / "splits", root / "m", root / "metrics", root / "plots",
                            root / "pred.npz")
     assert summary["accuracy"] > 0.9 and summary["samples"] == 80 and summary["roc_auc"] > 0.9
@@ -36,8 +36,8 @@ def test_train_learns_and_evaluate_scores_it(study) -> None:
 
     # The checkpoint is the best epoch and carries what is needed to use it again.
     model, card = checkpoint.load(root / "m/model.pt", torch.device("cpu"))
-    best = min(history, key=lambda r: r.val_loss)
-    assert card.epoch == best.epoch and card.val_loss == pytest.approx(best.val_loss)
+    best = min(history, key=lambda r: r.metrics["val_loss"])
+    assert card.epoch == best.epoch and card.val_loss == pytest.approx(best.metrics["val_loss"])
     assert card.classes == ["tl", "tr", "bl", "br"] and card.image_size == 16
     assert card.params["train"]["lr"] == 0.003
     assert P.read_yaml(root / "m/params.yaml")["train"]["epochs"] == 3
@@ -60,9 +60,8 @@ def test_same_seed_same_weights(study) -> None:
 
 
 def tiny_config(**changes) -> FitConfig:
-    base = dict(phases=(Phase(10, 0.0),), batch_size=32, optimizer="sgd", weight_decay=0.0, momentum=0.9,
-                nesterov=False, scheduler="none", warmup_epochs=0, step_size=1, gamma=0.5, grad_clip=0.0,
-                monitor="val_loss", patience=2, seed=0, bf16=False, feature_cache=False)
+    base = dict(phases=(Phase(epochs=10, lr=0.0),), batch_size=32, optimizer="sgd", monitor="val_loss", patience=2,
+                seed=0)
     return FitConfig(**{**base, **changes})
 
 
@@ -73,9 +72,9 @@ def test_early_stopping_waits_patience_epochs() -> None:
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 4))
     # lr 0 keeps the val loss exactly constant, so only epoch 1 improves: stop after 1 + patience.
     seen = []
-    history = fit(model, (x, y), (x, y), Inputs.fit(x, "native", "dataset", False),
-                  LOSSES["cross_entropy"](None, 0.0, 0.0), tiny_config(), torch.device("cpu"),
-                  lambda r, m: seen.append(r.improved))
+    task = classify_task((x, y), (x, y), Inputs.fit(x, "native", "dataset", False),
+                         LOSSES["cross_entropy"](None, 0.0, 0.0))
+    history = fit(model, task, tiny_config(), torch.device("cpu"), lambda r, m: seen.append(r.improved))
     assert len(history) == 3 and seen == [True, False, False]
 
 

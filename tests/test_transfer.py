@@ -8,14 +8,14 @@ import torch
 from torch import nn
 from torchvision.models import get_model
 
-from conftest import quadrant_images
-from imgstudy.engine import FitConfig, Phase, fit
-from imgstudy.inputs import Inputs
-from imgstudy.losses import LOSSES
+from conftest import classify_task, quadrant_images
+from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.inputs import Inputs
+from imgstudy.training.losses import LOSSES
 from imgstudy.models import build_model
 from imgstudy.models import weights as W
 from imgstudy.models.transfer import ARCHS, adapt_first_conv
-from imgstudy.optim import make_optimizer
+from imgstudy.training.optim import make_optimizer, param_groups
 
 OPTS = dict(weights="none", freeze=True, unfreeze_blocks=0, head_dropout=0.0, init="xavier_uniform")
 
@@ -28,7 +28,7 @@ def test_frozen_blocks_stay_bit_identical_and_the_rest_learns() -> None:
     torch.manual_seed(0)
     model = build_model("resnet18", 3, 4, 32, **{**OPTS, "unfreeze_blocks": 1})
     before = snapshot(model)
-    opt = make_optimizer("sgd", model.parameters(), 0.1, 0.0, 0.9, False)
+    opt = make_optimizer("sgd", param_groups(model, 0.1), 0.0, 0.9, False)
     model.train()
     nn.functional.cross_entropy(model(torch.randn(8, 3, 32, 32)), torch.arange(8) % 4).backward()
     opt.step()
@@ -108,11 +108,12 @@ def test_feature_cache_trains_the_same_head_as_running_the_backbone() -> None:
     for cache in (False, True):
         torch.manual_seed(0)
         model = build_model("mobilenet_v2", 3, 4, 32, **{**OPTS, "head_dropout": 0.2})
-        cfg = FitConfig(phases=(Phase(2, 0.01),), batch_size=16, optimizer="adam", weight_decay=0.0,
-                        momentum=0.9, nesterov=False, scheduler="none", warmup_epochs=0, step_size=1, gamma=0.5,
-                        grad_clip=1.0, monitor="val_loss", patience=5, seed=0, bf16=False, feature_cache=cache)
-        history = fit(model, (x, y), (x, y), inputs, LOSSES["cross_entropy"](None, 0.0, 0.0), cfg,
-                      torch.device("cpu"), lambda r, m: None)
-        heads.append((model.head[3].weight.detach().clone(), history[-1].val_loss))
+        cfg = FitConfig(phases=(Phase(epochs=2, lr=0.01),), batch_size=16, optimizer="adam", grad_clip=1.0,
+                        monitor="val_loss", patience=5, seed=0)
+        task = classify_task((x, y), (x, y), inputs, LOSSES["cross_entropy"](None, 0.0, 0.0), batch_size=16,
+                             feature_cache=cache)
+        history = fit(model, task, cfg, torch.device("cpu"), lambda r, m: None)
+        assert task.cached == cache  # the cache ran when asked for, and only then
+        heads.append((model.head[3].weight.detach().clone(), history[-1].metrics["val_loss"]))
     assert torch.allclose(heads[0][0], heads[1][0], atol=1e-4)
     assert heads[0][1] == pytest.approx(heads[1][1], abs=1e-4)

@@ -9,45 +9,13 @@ resize new images as card.json's preprocess settings say (or use tools.predict).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-import torch
-from torch import nn
-
-from imgstudy import checkpoint
-from imgstudy.inputs import Inputs
+from imgstudy.serving.export import export
+from stages import cli
 
 
-class Deployable(nn.Module):
-    """normalize -> model, as one graph."""
-
-    def __init__(self, model: nn.Module, inputs: Inputs):
-        super().__init__()
-        self.model, self.inputs = model, inputs
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) in [0, 1] -> (B, classes)
-        return self.model(self.inputs.normalize(x))
-
-
-def export(model_path: Path, out: Path) -> dict[str, Path]:
-    model, card = checkpoint.load(model_path, torch.device("cpu"))
-    model = model.to(memory_format=torch.contiguous_format).float().eval()
-    wrapped = Deployable(model, card.inputs).eval()
-    example = torch.rand(2, card.inputs.channels, card.image_size, card.image_size)
-    out.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.jit.trace(wrapped, example).save(str(out / "model.ts"))
-        torch.onnx.export(wrapped, (example,), str(out / "model.onnx"), input_names=["image"], output_names=["logits"],
-                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
-    (out / "card.json").write_text(json.dumps({
-        "classes": card.classes, "image_size": card.image_size, "channels": card.inputs.channels,
-        "stored_channels": card.stored_channels, "preprocess": card.params["preprocess"],
-        "model": card.model, "input": "float32 (B, C, H, W) in [0, 1]", "output": "logits (B, classes)"},
-        indent=2) + "\n")
-    return {"torchscript": out / "model.ts", "onnx": out / "model.onnx", "card": out / "card.json"}
-
-
+@cli
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from imgstudy import params as P
-from imgstudy.engine import select_device
-from imgstudy.predict import Predictor, expand_inputs
+from imgstudy.training.runtime import select_device
+from imgstudy.serving.predict import Predictor, expand_inputs
+from stages import cli
 
 
 def default_model() -> Path:
@@ -37,6 +38,7 @@ def write(rows: list[dict], out: str, k: int) -> None:
         stream.close()
 
 
+@cli
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")

@@ -3,7 +3,8 @@
     python -m tools.search            # after `dvc repro split` (or a full `dvc repro`)
 
 Each trial trains the `search.variant` with the trial's values on the train split and is
-scored on the validation split (never the test split). The study is saved in
+scored on the validation split (never the test split), or by the mean of its k-fold
+cross-validation when split.folds is set. The study is saved in
 search/study.db, so a rerun (or a larger `search.trials`) continues it. The best trial
 is written to search/best.yaml with the `dvc exp run -S ...` command that reproduces it
 inside the pipeline. Searching is exploration, not a pipeline stage: its result comes
@@ -21,7 +22,7 @@ import optuna
 import yaml
 
 from imgstudy import params as P
-from stages import train
+from stages import cli, train
 
 OUT = Path("search")
 
@@ -60,7 +61,10 @@ def run(raw: dict, store: Path, splits: Path, out: Path) -> optuna.Study:
         p = with_values(raw, s.variant, values)
         with tempfile.TemporaryDirectory() as tmp:
             history = train.run(p, store, splits, Path(tmp) / "model", Path(tmp) / "live")
-        scores = [getattr(r, s.metric) for r in history]
+            cv = Path(tmp) / "model" / "cv.json"
+            if cv.is_file():  # split wrote k folds: the mean over the held-out folds, not one val split
+                return json.loads(cv.read_text())[f"{s.metric}_mean"]
+        scores = [r.metrics[s.metric] for r in history]
         return max(scores) if s.metric == "val_acc" else min(scores)
 
     done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
@@ -74,6 +78,7 @@ def run(raw: dict, store: Path, splits: Path, out: Path) -> optuna.Study:
     return study
 
 
+@cli
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml")

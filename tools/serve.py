@@ -14,7 +14,9 @@ from pathlib import Path
 import uvicorn
 
 from imgstudy import params as P
-from imgstudy.webapp import create_app
+from imgstudy.errors import UserError
+from imgstudy.serving.webapp import create_app
+from stages import cli
 
 
 def trained_models(params_file: str) -> tuple[dict[str, Path], str]:
@@ -23,10 +25,11 @@ def trained_models(params_file: str) -> tuple[dict[str, Path], str]:
     found["best"] = Path(p.paths.best) / "model.pt"
     found = {name: path for name, path in found.items() if path.is_file()}
     if not found:
-        raise SystemExit("no trained model found: run `dvc repro` first")
+        raise UserError("no trained model found: run `dvc repro` first")
     return found, "best" if "best" in found else sorted(found)[0]
 
 
+@cli
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml")

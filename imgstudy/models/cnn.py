@@ -2,15 +2,26 @@
 dog-breed study's baseline CNN whose every choice is a param."""
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
 from imgstudy.models import MODELS, ModelSpec
 from imgstudy.registry import Registry
 
+class Exponential(nn.Module):
+    """exp(x), Keras' "exponential" activation."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(x)
+
+
 ACTIVATIONS: Registry[type[nn.Module]] = Registry("activation")
 for _name, _cls in {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "softplus": nn.Softplus, "softsign": nn.Softsign,
-                    "tanh": nn.Tanh, "selu": nn.SELU, "elu": nn.ELU, "gelu": nn.GELU}.items():
+                    "tanh": nn.Tanh, "selu": nn.SELU, "elu": nn.ELU, "gelu": nn.GELU, "exponential": Exponential,
+                    # Keras' softmax activation in a hidden layer: over the channels (features) of each position
+                    "softmax": partial(nn.Softmax, dim=1)}.items():
     ACTIVATIONS.register(_name)(_cls)
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 HEADS = ("flatten", "gap")
@@ -53,15 +64,61 @@ class MnistCNN(nn.Module):
         return self.head(self.features(x))
 
 
+class GRUDirection(nn.Module):
+    """One direction of a GRU layer with a chosen candidate activation (Keras' GRU(activation=...);
+    PyTorch's nn.GRU has tanh only). Gates as Keras with reset_after=True, which is also PyTorch's form:
+    r, z = sigmoid(x W + b + h U + c); n = act(x W_n + b_n + r * (h U_n + c_n)); h' = (1 - z) n + z h."""
+
+    def __init__(self, n_in: int, n_hidden: int, activation: nn.Module):
+        super().__init__()
+        self.x2h, self.h2h, self.act = nn.Linear(n_in, 3 * n_hidden), nn.Linear(n_hidden, 3 * n_hidden), activation
+        nn.init.xavier_uniform_(self.x2h.weight)  # Keras' initializers: glorot, orthogonal, zero biases
+        for gate in self.h2h.weight.view(3, n_hidden, n_hidden):
+            nn.init.orthogonal_(gate)
+        nn.init.zeros_(self.x2h.bias)
+        nn.init.zeros_(self.h2h.bias)
+
+    def forward(self, x: torch.Tensor, reverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, n_in) -> every step's state (B, T, n_hidden) and the last one (B, n_hidden)."""
+        gx = self.x2h(x)  # all input projections at once: (B, T, 3H)
+        h = x.new_zeros(x.shape[0], self.h2h.in_features)
+        states = []
+        for t in (reversed(range(x.shape[1])) if reverse else range(x.shape[1])):
+            xr, xz, xn = gx[:, t].chunk(3, 1)
+            hr, hz, hn = self.h2h(h).chunk(3, 1)
+            r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+            h = (1 - z) * self.act(xn + r * hn) + z * h
+            states.append(h)
+        if reverse:
+            states.reverse()
+        return torch.stack(states, 1), h
+
+
+class BiGRU(nn.Module):
+    """Keras' Bidirectional(GRU(units, activation)): both directions' states concatenated."""
+
+    def __init__(self, n_in: int, units: int, activation: nn.Module):
+        super().__init__()
+        self.forward_dir, self.backward_dir = GRUDirection(n_in, units, activation), GRUDirection(n_in, units,
+                                                                                                    activation)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, n_in) -> sequences (B, T, 2 units) and final states (B, 2 units)."""
+        seq_f, last_f = self.forward_dir(x, reverse=False)
+        seq_b, last_b = self.backward_dir(x, reverse=True)
+        return torch.cat([seq_f, seq_b], 2), torch.cat([last_f, last_b], 1)
+
+
 class CnnBiGRU(nn.Module):
-    """The same conv blocks; the map read as a sequence of 128-dim vectors by two BiGRUs."""
+    """The same conv blocks; the map read as a sequence of 128-dim vectors by two bidirectional GRUs
+    of 512 and 256 units with ReLU candidates, as the study built it."""
 
     def __init__(self, in_channels: int, num_classes: int, image_size: int):
         super().__init__()
         self.features = mnist_features(in_channels)
-        self.gru1 = nn.GRU(128, 512, batch_first=True, bidirectional=True)
+        self.gru1 = BiGRU(128, 512, nn.ReLU())
         self.drop1 = nn.Dropout(0.25)
-        self.gru2 = nn.GRU(1024, 256, batch_first=True, bidirectional=True)
+        self.gru2 = BiGRU(1024, 256, nn.ReLU())
         self.drop2 = nn.Dropout(0.5)
         self.out = nn.Linear(512, num_classes)
 
@@ -73,8 +130,8 @@ class CnnBiGRU(nn.Module):
         f = self.features(x)  # (B, 128, h, w)
         seq = f.flatten(2).transpose(1, 2)  # (B, h*w, 128): one step per map position
         seq, _ = self.gru1(seq)  # (B, T, 1024), all steps returned
-        _, last = self.gru2(self.drop1(seq))  # last: (2, B, 256), final state of each direction
-        return self.out(self.drop2(torch.cat([last[0], last[1]], dim=1)))
+        _, last = self.gru2(self.drop1(seq))  # (B, 512): the final state of each direction
+        return self.out(self.drop2(last))
 
 
 class BaselineCNN(nn.Module):

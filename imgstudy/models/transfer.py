@@ -11,8 +11,6 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torchvision.models import get_model
-
 from imgstudy.models import MODELS, ModelSpec
 from imgstudy.models.weights import resolve_weights
 
@@ -79,13 +77,23 @@ def adapt_first_conv(blocks: nn.Sequential, in_channels: int) -> None:
     raise ValueError("no 3-channel input convolution found to adapt")
 
 
-def init_layer(layer: nn.Linear, init: str) -> None:
+def init_layer(layer: nn.Module, init: str) -> None:
+    """xavier_uniform | kaiming (weights) with zero biases, or torchvision's own init (default)."""
+    if init == "default":
+        return
     if init == "xavier_uniform":
         nn.init.xavier_uniform_(layer.weight)
-    elif init == "kaiming":
+    else:
         nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-    if init != "default":
+    if layer.bias is not None:
         nn.init.zeros_(layer.bias)
+
+
+def init_all(module: nn.Module, init: str) -> None:
+    """Every convolution and linear layer of a network trained from scratch (no pretrained weights)."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            init_layer(layer, init)
 
 
 class TransferNet(nn.Module):
@@ -138,10 +146,14 @@ def build_transfer(arch: str, in_channels: int, num_classes: int, image_size: in
         raise ValueError(f"weights {weights!r}; choose one of {WEIGHTS}")
     if init not in INITS:
         raise ValueError(f"init {init!r}; choose one of {INITS}")
+    from torchvision.models import get_model  # on use: torchvision takes seconds to import
+
     chosen = resolve_weights(arch, weights, f"training {arch}")
     backbone = get_model(arch, weights=chosen)
     model = TransferNet(ARCHS[arch](backbone), in_channels, num_classes, head_dropout, init)
     model.pretrained = chosen is not None
+    if not model.pretrained:  # from scratch: the chosen init for the backbone too, not only the new head
+        init_all(model.blocks, init)
     if freeze:
         model.freeze(unfreeze_blocks)
     return model

@@ -10,8 +10,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import get_model
-
 from imgstudy.models.transfer import ARCHS, adapt_first_conv
 from imgstudy.models.weights import resolve_weights
 from imgstudy.registry import Registry
@@ -88,6 +86,8 @@ def plain_encoder(in_channels: int, depth: int, width: int, batchnorm: bool, dro
 
 def backbone_encoder(arch: str, in_channels: int, weights: str) -> tuple[nn.ModuleList, list[int]]:
     """A torchvision backbone's blocks, merged so that each stage ends where the resolution halves."""
+    from torchvision.models import get_model  # on use: torchvision takes seconds to import
+
     blocks = ARCHS[arch](get_model(arch, weights=resolve_weights(arch, weights, f"UNet encoder {arch}")))
     seq = nn.Sequential(*blocks)
     adapt_first_conv(seq, in_channels)

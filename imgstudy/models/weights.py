@@ -13,8 +13,14 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
+from typing import TYPE_CHECKING
+
 import torch
-from torchvision.models import WeightsEnum, get_model_weights
+
+from imgstudy.errors import WeightsUnavailable
+
+if TYPE_CHECKING:  # torchvision is imported on use: it takes seconds
+    from torchvision.models import WeightsEnum
 
 # file name in the hub cache -> (python package, path inside it) that ships it
 OFFLINE_PACKAGES = {
@@ -22,12 +28,10 @@ OFFLINE_PACKAGES = {
 }
 
 
-class WeightsUnavailable(RuntimeError):
-    pass
-
-
 def imagenet_weights(arch: str) -> WeightsEnum:
     """IMAGENET1K_V1: the weights every listed backbone has, MobileNetV2's offline file among them."""
+    from torchvision.models import get_model_weights
+
     return get_model_weights(arch).IMAGENET1K_V1
 
 

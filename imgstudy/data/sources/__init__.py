@@ -1,0 +1,1 @@
+"""One module per kind of dataset source; imgstudy.data.catalog names the datasets."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, comparison statistics, robustness, activation maps and their plots."""

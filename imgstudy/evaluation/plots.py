@@ -1,0 +1,83 @@
+"""Comparison plots across variants (matplotlib, written as PNG files)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_metric_bars(path: Path, variants: dict[str, dict], metrics: list[str]) -> None:
+    """Grouped bars per variant, one colour per metric, whiskers = the bootstrap interval."""
+    names = list(variants)
+    width = 0.8 / len(metrics)
+    fig, ax = plt.subplots(figsize=(min(14, 1.2 * len(names) + 2), 4))
+    for i, m in enumerate(metrics):
+        values = np.array([variants[n]["metrics"][m] for n in names])
+        lo = np.array([variants[n]["ci"][m][0] for n in names])
+        hi = np.array([variants[n]["ci"][m][1] for n in names])
+        x = np.arange(len(names)) + (i - (len(metrics) - 1) / 2) * width
+        ax.bar(x, values, width, label=m, yerr=np.vstack([values - lo, hi - values]), capsize=3)
+    ax.set_xticks(np.arange(len(names)), names)
+    low = min(min(variants[n]["ci"][m][0] for n in names) for m in metrics)
+    ax.set_ylim(max(0.0, low - 0.05), 1.0)
+    ax.set_ylabel("test score")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("test metrics per variant (95% bootstrap intervals)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_val_curves(path: Path, curves: dict[str, dict[str, list[float]]]) -> None:
+    """Validation loss and accuracy per epoch, every variant on the same axes."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, c in curves.items():
+        for ax, key in zip(axes, ("loss", "acc")):
+            ax.plot(range(1, len(c[key]) + 1), c[key], marker="o", label=name)
+    for ax, key in zip(axes, ("validation loss", "validation accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_robustness(path: Path, table: dict[str, dict[str, float]], clean: float) -> None:
+    """Accuracy per corruption against severity; the dashed line is the clean accuracy."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, row in table.items():
+        ax.plot([int(s) for s in row], list(row.values()), marker="o", label=name)
+    ax.axhline(clean, color="k", ls="--", lw=1, label="clean")
+    ax.set(xlabel="severity", ylabel="test accuracy", xticks=[1, 2, 3], ylim=(0, 1.02),
+           title="accuracy on corrupted test images")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_robustness_overview(path: Path, per_corruption: dict[str, dict[str, float]]) -> None:
+    """Accuracy per corruption (mean over severities) for every variant: a variants x corruptions heat map."""
+    names = list(per_corruption)
+    corruptions = list(next(iter(per_corruption.values()), {}))
+    values = np.array([[per_corruption[n].get(c, np.nan) for c in corruptions] for n in names])
+    fig, ax = plt.subplots(figsize=(1.1 * len(corruptions) + 2.5, 0.45 * len(names) + 1.5))
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(corruptions)), corruptions, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    for i in range(len(names)):
+        for j in range(len(corruptions)):
+            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if values[i, j] < 0.6 else "black")
+    fig.colorbar(image, ax=ax, label="test accuracy")
+    ax.set_title("accuracy on corrupted test images (mean over 3 severities)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

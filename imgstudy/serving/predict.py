@@ -1,0 +1,93 @@
+"""Using a trained model: decode new images exactly as its training data was, top-k classes,
+Grad-CAM overlays. The preprocessing comes from the model's card, never re-typed."""
+from __future__ import annotations
+
+import glob
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from imgstudy.training import checkpoint
+from imgstudy.training.precision import Precision
+from imgstudy.data.decode import DecodeSpec, decode
+from imgstudy.evaluation.inference import predict_probs
+from imgstudy.evaluation.explain import cam_maps, overlay
+from imgstudy.data.raw import IMAGE_SUFFIXES
+
+
+def expand_inputs(items: list[str]) -> list[Path]:
+    """Files, folders (searched recursively for images) and glob patterns, in a stable order."""
+    out: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif any(ch in item for ch in "*?["):
+            out += sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+        else:
+            out.append(path)  # missing files are reported per file by predict()
+    return out
+
+
+@dataclass
+class Predictor:
+    model: torch.nn.Module
+    card: checkpoint.ModelCard
+    device: torch.device
+    precision: Precision
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device | None = None) -> "Predictor":
+        device = device or torch.device("cpu")
+        model, card = checkpoint.load(path, device)
+        return cls(model, card, device, checkpoint.inference_precision(card, device))
+
+    @property
+    def spec(self) -> DecodeSpec:
+        pre = self.card.params["preprocess"]
+        return DecodeSpec(self.card.stored_channels, self.card.image_size, pre["resize"], pre["equalize"],
+                          pre["clahe_clip"])
+
+    def decode(self, source: str | Path | bytes) -> np.ndarray:
+        """(size, size, stored channels) uint8, as preprocess made the training images."""
+        return decode(io.BytesIO(source) if isinstance(source, bytes) else source, self.spec)
+
+    def top_k(self, image: np.ndarray, k: int) -> list[tuple[str, float]]:
+        batch = self.card.inputs.prepare(torch.from_numpy(image[None]))
+        probs = predict_probs(self.model, batch, self.card.inputs, 1, self.device, self.precision)[0]
+        best = probs.argsort(descending=True)[:k]
+        return [(self.card.classes[i], float(probs[i])) for i in best.tolist()]
+
+    def cam(self, image: np.ndarray, target: int | None = None, method: str = "gradcam") -> np.ndarray:
+        """(H, W, 3) uint8 overlay of the class activation map for `target` (default: the top class)."""
+        x = self.card.inputs(self.card.inputs.prepare(torch.from_numpy(image[None])).to(self.device))
+        x = x.requires_grad_(True)
+        if target is None:
+            with torch.no_grad():
+                target = int(self.model(x).argmax(1))
+        mask = np.asarray(cam_maps(self.model, self.model.cam_layer, x, [target], method))[0]
+        return overlay(image, mask)
+
+    def predict(self, paths: list[Path], k: int, cam_dir: Path | None = None) -> list[dict]:
+        """One row per input: the top-k classes, or the reason the file could not be used."""
+        rows = []
+        for path in paths:
+            row: dict = {"path": str(path)}
+            try:
+                image = self.decode(path)
+            except (ValueError, FileNotFoundError, IsADirectoryError) as e:
+                rows.append({**row, "status": "error", "error": str(e)})
+                continue
+            row["status"], row["error"] = "ok", ""
+            for rank, (name, p) in enumerate(self.top_k(image, k), start=1):
+                row[f"class_{rank}"], row[f"prob_{rank}"] = name, round(p, 6)
+            if cam_dir is not None:
+                cam_dir.mkdir(parents=True, exist_ok=True)
+                target = self.card.classes.index(row["class_1"])
+                Image.fromarray(self.cam(image, target)).save(cam_dir / f"{path.stem}_cam.png")
+            rows.append(row)
+        return rows

@@ -1,0 +1,80 @@
+"""Every study preset builds: its OFFLINE mode through the real `dvc repro` at tiny size, and the
+comparison lists the variants it built.
+
+A preset's variants mostly differ in settings the other tests exercise one by one; what a preset
+adds is its models and phases. So each build here keeps the preset's first variant and the first
+variant of every other kind it has (model family, one or two phases, UNet encoder): every training
+path of every study runs end to end. `pytest -m slow tests/test_presets_e2e.py` builds every variant of every
+preset (docs/testing.md gives its time).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import copy_project, sh
+from imgstudy import params as P
+from imgstudy.evaluation.compare import display_name
+from imgstudy.models import MODELS
+from tools import preset
+
+SHRINK = {("preprocess", "max_samples"): 300, ("train", "epochs"): 1, ("segment", "epochs"): 1,
+          ("robustness", "max_samples"): 50, ("compare", "bootstrap"): 50, ("evaluate", "latency_repeats"): 1,
+          ("base", "threads"): 1}
+
+
+def kinds(raw: dict, names: list[str], section: str) -> list[str]:
+    """The first variant, then the first of each other kind: model family (torchvision backbones are
+    one family; each is tested by test_models) and one or two phases; UNet encoders."""
+    seen, keep = set(), []
+    for name in names:
+        p = P.resolve(raw, name)
+        family = MODELS[p.train.model].options if MODELS[p.train.model].options == "transfer" else p.train.model
+        kind = (family, p.train.finetune.epochs > 0) if section == "train" else (p.segment.unet.encoder,)
+        if kind not in seen or not keep:
+            seen.add(kind)
+            keep.append(name)
+    return keep
+
+
+def tiny_preset(name: str, every_variant: bool) -> dict:
+    raw = P.yaml_text(preset.render(name, offline=True))
+    for (section, key), value in SHRINK.items():
+        raw[section][key] = value
+    raw["preprocess"]["size"] = min(raw["preprocess"]["size"], 32)
+    raw["train"]["finetune"]["epochs"] = min(raw["train"]["finetune"]["epochs"], 1)
+    if not every_variant:
+        raw["grid"] = kinds(raw, raw["grid"], "train")
+        raw["seg_grid"] = kinds(raw, raw["seg_grid"], "segment") if raw["seg_grid"] else []
+    return raw
+
+
+def build(tmp_path, name: str, every_variant: bool) -> None:
+    repo = tmp_path / name
+    copy_project(repo)
+    raw = tiny_preset(name, every_variant)
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    sh(repo, "git", "init", "-q", "-b", "main")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", f"{name} offline")
+    sh(repo, "dvc", "repro", "compare")
+    report = json.loads((repo / "compare/compare.json").read_text())
+    assert list(report["variants"]) == raw["grid"]
+    table = (repo / "compare/compare.md").read_text()
+    assert all(f"| {display_name(variant)} |" in table for variant in raw["grid"]), table
+    if raw["seg_grid"]:
+        assert list(report["segmentation"]["variants"]) == raw["seg_grid"]
+        assert all(0 <= v["dice"]["mean"] <= 1 for v in report["segmentation"]["variants"].values())
+
+
+@pytest.mark.parametrize("name", preset.presets())
+def test_preset_builds_offline(tmp_path, name: str) -> None:
+    build(tmp_path, name, every_variant=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", preset.presets())
+def test_preset_builds_offline_with_every_variant(tmp_path, name: str) -> None:
+    build(tmp_path, name, every_variant=True)
