@@ -22,6 +22,7 @@ Writes bench/results.json (the keys below) and bench/results.md (the table the R
   scratch in a temporary copy of the project: its wall time, then a `dvc repro` with nothing
   changed, and the peak resident memory of its largest stage process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,11 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from imgstudy.training.augment import Augment  # noqa: E402
-from imgstudy.training.loop import FitConfig, Phase, fast_bf16, fit  # noqa: E402
-from imgstudy.training.inputs import Inputs  # noqa: E402
-from imgstudy.training.losses import LOSSES  # noqa: E402
 from imgstudy.models import build_model  # noqa: E402
+from imgstudy.training.augment import Augment  # noqa: E402
+from imgstudy.training.inputs import Inputs  # noqa: E402
+from imgstudy.training.loop import FitConfig, Phase, fast_bf16, fit  # noqa: E402
+from imgstudy.training.losses import LOSSES  # noqa: E402
 
 REPEATS = 3
 # No flips: the class is the quadrant, and a flip would move it (label noise for both sides).
@@ -61,15 +62,30 @@ def quadrant_rgb(n: int, side: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     half, sq = side // 2, side // 4
     for i, c in enumerate(labels):
         top, left = half * (c // 2) + rng.integers(0, half - sq), half * (c % 2) + rng.integers(0, half - sq)
-        images[i, top:top + sq, left:left + sq] = rng.integers(180, 256, 3)
+        images[i, top : top + sq, left : left + sq] = rng.integers(180, 256, 3)
     return images, labels
 
 
 def fit_config(epochs: int, batch: int) -> FitConfig:
-    return FitConfig(phases=(Phase(epochs, 1e-3),), batch_size=batch, optimizer="adamw", weight_decay=0.0,
-                     momentum=0.9, nesterov=False, scheduler="none", warmup_epochs=0, step_size=1, gamma=0.5,
-                     grad_clip=0.0, monitor="val_loss", patience=99, seed=0, bf16=fast_bf16(torch.device("cpu")),
-                     feature_cache=True, augment=AUG)
+    return FitConfig(
+        phases=(Phase(epochs, 1e-3),),
+        batch_size=batch,
+        optimizer="adamw",
+        weight_decay=0.0,
+        momentum=0.9,
+        nesterov=False,
+        scheduler="none",
+        warmup_epochs=0,
+        step_size=1,
+        gamma=0.5,
+        grad_clip=0.0,
+        monitor="val_loss",
+        patience=99,
+        seed=0,
+        bf16=fast_bf16(torch.device("cpu")),
+        feature_cache=True,
+        augment=AUG,
+    )
 
 
 def ours(train, test, side: int, epochs: int, batch: int) -> tuple[float, float]:
@@ -80,13 +96,21 @@ def ours(train, test, side: int, epochs: int, batch: int) -> tuple[float, float]
     inputs = Inputs.fit(x, "native", "imagenet", channels_last=True)
     val = (x[:8], y[:8])  # a token validation set (the plain loop has none): the timing is the training
     start = time.perf_counter()
-    fit(model, (x, y), val, inputs, LOSSES["cross_entropy"](None, 0.0, 0.0), fit_config(epochs, batch),
-        torch.device("cpu"), lambda r, m: None)
+    fit(
+        model,
+        (x, y),
+        val,
+        inputs,
+        LOSSES["cross_entropy"](None, 0.0, 0.0),
+        fit_config(epochs, batch),
+        torch.device("cpu"),
+        lambda r, m: None,
+    )
     seconds = time.perf_counter() - start
     model.eval()
     with torch.no_grad():
         xt = torch.from_numpy(test[0])
-        pred = torch.cat([model(inputs(xt[i:i + 256])).argmax(1) for i in range(0, len(xt), 256)])
+        pred = torch.cat([model(inputs(xt[i : i + 256])).argmax(1) for i in range(0, len(xt), 256)])
     return len(y) * epochs / seconds, (pred.numpy() == test[1]).mean()
 
 
@@ -103,10 +127,12 @@ def plain(train, test, side: int, epochs: int, batch: int, folder: Path) -> tupl
     from torchvision import datasets, transforms
 
     norm = transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    augment = transforms.Compose([transforms.RandomAffine(10, translate=(0.1, 0.1), scale=(0.9, 1.1)),
-                                  transforms.ToTensor(), norm])
-    loader = torch.utils.data.DataLoader(datasets.ImageFolder(folder / "train", augment), batch_size=batch,
-                                         shuffle=True)
+    augment = transforms.Compose(
+        [transforms.RandomAffine(10, translate=(0.1, 0.1), scale=(0.9, 1.1)), transforms.ToTensor(), norm]
+    )
+    loader = torch.utils.data.DataLoader(
+        datasets.ImageFolder(folder / "train", augment), batch_size=batch, shuffle=True
+    )
     torch.manual_seed(0)
     model = build_model("resnet18", 3, 4, side, **RESNET)
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=0.0)
@@ -119,8 +145,9 @@ def plain(train, test, side: int, epochs: int, batch: int, folder: Path) -> tupl
             loss.backward()
             optimizer.step()
     seconds = time.perf_counter() - start
-    test_loader = torch.utils.data.DataLoader(datasets.ImageFolder(folder / "test", transforms.Compose(
-        [transforms.ToTensor(), norm])), batch_size=256)
+    test_loader = torch.utils.data.DataLoader(
+        datasets.ImageFolder(folder / "test", transforms.Compose([transforms.ToTensor(), norm])), batch_size=256
+    )
     model.eval()
     with torch.no_grad():
         correct = sum((model(xb).argmax(1) == yb).sum().item() for xb, yb in test_loader)
@@ -172,28 +199,60 @@ def feature_cache_speedup(side: int = 224, n: int = 64, batch: int = 16) -> tupl
     for cache in (False, True):
         torch.manual_seed(0)
         model = build_model("vgg19", 3, 4, side, **{**RESNET, "freeze": True})
-        cfg = FitConfig(phases=(Phase(3, 1e-3),), batch_size=batch, optimizer="adam", weight_decay=0.0, momentum=0.9,
-                        nesterov=False, scheduler="none", warmup_epochs=0, step_size=1, gamma=0.5, grad_clip=0.0,
-                        monitor="val_loss", patience=99, seed=0, bf16=False, feature_cache=cache)
+        cfg = FitConfig(
+            phases=(Phase(3, 1e-3),),
+            batch_size=batch,
+            optimizer="adam",
+            weight_decay=0.0,
+            momentum=0.9,
+            nesterov=False,
+            scheduler="none",
+            warmup_epochs=0,
+            step_size=1,
+            gamma=0.5,
+            grad_clip=0.0,
+            monitor="val_loss",
+            patience=99,
+            seed=0,
+            bf16=False,
+            feature_cache=cache,
+        )
         seconds = []
-        fit(model, (x, y), (x[:batch], y[:batch]), inputs, LOSSES["cross_entropy"](None, 0.0, 0.0), cfg,
-            torch.device("cpu"), lambda r, m: seconds.append(r.seconds))
+        fit(
+            model,
+            (x, y),
+            (x[:batch], y[:batch]),
+            inputs,
+            LOSSES["cross_entropy"](None, 0.0, 0.0),
+            cfg,
+            torch.device("cpu"),
+            lambda r, m: seconds.append(r.seconds),
+        )
         times[cache] = float(np.median(seconds[1:]))  # steady-state epochs (the cache fills before epoch 1)
     return times[False] / times[True], times[False], times[True]
 
 
 def default_grid() -> dict:
     """Build the default pipeline from scratch in a temporary copy, then time a no-op repro."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "study"
         for name in ("dvc.yaml", "params.yaml", "imgstudy", "stages", ".dvc/config", ".dvcignore", ".gitignore"):
             src, dst = ROOT / name, repo / name
             dst.parent.mkdir(parents=True, exist_ok=True)
-            (shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
-             else shutil.copy2(src, dst))
+            (
+                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+                if src.is_dir()
+                else shutil.copy2(src, dst)
+            )
         for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench"]):
             subprocess.run(cmd, cwd=repo, env=env, check=True)
         start = time.perf_counter()
@@ -249,40 +308,77 @@ def main() -> None:
             write_files(train, test, Path(tmp) / str(side))
             # Interleaved repeats (ours, plain, ours, plain, ...): these shared VMs drift by 30%
             # within minutes, so each side's median is compared, not one lucky or unlucky run.
-            runs = [(ours(train, test, side, epochs, batch), plain(train, test, side, epochs, batch,
-                                                                   Path(tmp) / str(side))) for _ in range(REPEATS)]
+            runs = [
+                (ours(train, test, side, epochs, batch), plain(train, test, side, epochs, batch, Path(tmp) / str(side)))
+                for _ in range(REPEATS)
+            ]
             ours_ips = float(np.median([o[0] for o, _ in runs]))
             plain_ips = float(np.median([p[0] for _, p in runs]))
             ours_acc, plain_acc = runs[0][0][1], runs[0][1][1]  # the same in every repeat (seeded)
             results[f"speedup_vs_plain_{side}"] = ours_ips / plain_ips
-            rows.append((f"ResNet18 {side} px, {n} images x {epochs} epochs: ours / plain images/s "
-                         f"(median of {REPEATS} interleaved runs)",
-                         f"{ours_ips:.1f} / {plain_ips:.1f}", f"{ours_ips / plain_ips:.2f}x"))
+            rows.append(
+                (
+                    f"ResNet18 {side} px, {n} images x {epochs} epochs: ours / plain images/s "
+                    f"(median of {REPEATS} interleaved runs)",
+                    f"{ours_ips:.1f} / {plain_ips:.1f}",
+                    f"{ours_ips / plain_ips:.2f}x",
+                )
+            )
             if side == 64:
                 results["accuracy_delta_vs_plain"] = float(ours_acc - plain_acc)
-                rows.append(("test accuracy, ours - plain (64 px)", f"{ours_acc:.4f} - {plain_acc:.4f}",
-                             f"{ours_acc - plain_acc:+.4f}"))
+                rows.append(
+                    (
+                        "test accuracy, ours - plain (64 px)",
+                        f"{ours_acc:.4f} - {plain_acc:.4f}",
+                        f"{ours_acc - plain_acc:+.4f}",
+                    )
+                )
                 bare_ips, _ = bare_step_rate(64, batch, steps=20)
                 results["data_path_ratio"] = ours_ips / bare_ips
-                rows.append(("train stage / bare step on a batch in memory (64 px)",
-                             f"{ours_ips:.1f} / {bare_ips:.1f}", f"{ours_ips / bare_ips:.2f}"))
+                rows.append(
+                    (
+                        "train stage / bare step on a batch in memory (64 px)",
+                        f"{ours_ips:.1f} / {bare_ips:.1f}",
+                        f"{ours_ips / bare_ips:.2f}",
+                    )
+                )
     _, fp32_flops = bare_step_rate(224, 16)
     _, bf16_flops = bare_step_rate(224, 16, bf16=True, steps=2)
     fp32_peak, bf16_peak = matmul_peak(torch.float32), matmul_peak(torch.bfloat16, n=1024, reps=2)
     results["fp32_peak_fraction"] = fp32_flops / fp32_peak
     results["bf16_peak_fraction"] = bf16_flops / bf16_peak
-    rows.append(("ResNet18 224 px train step, fp32: achieved / matmul GFLOP/s",
-                 f"{fp32_flops / 1e9:.0f} / {fp32_peak / 1e9:.0f}", f"{fp32_flops / fp32_peak:.2f}"))
-    rows.append(("ResNet18 224 px train step, bf16: achieved / matmul GFLOP/s",
-                 f"{bf16_flops / 1e9:.1f} / {bf16_peak / 1e9:.1f}", f"{bf16_flops / bf16_peak:.2f}"))
+    rows.append(
+        (
+            "ResNet18 224 px train step, fp32: achieved / matmul GFLOP/s",
+            f"{fp32_flops / 1e9:.0f} / {fp32_peak / 1e9:.0f}",
+            f"{fp32_flops / fp32_peak:.2f}",
+        )
+    )
+    rows.append(
+        (
+            "ResNet18 224 px train step, bf16: achieved / matmul GFLOP/s",
+            f"{bf16_flops / 1e9:.1f} / {bf16_peak / 1e9:.1f}",
+            f"{bf16_flops / bf16_peak:.2f}",
+        )
+    )
     speedup, seconds = compile_speedup()
     results["compile_speedup_64"] = speedup
-    rows.append(("ResNet18 64 px train step: torch.compile / eager, steady state", f"compiled in {seconds:.0f} s",
-                 f"{speedup:.2f}x"))
+    rows.append(
+        (
+            "ResNet18 64 px train step: torch.compile / eager, steady state",
+            f"compiled in {seconds:.0f} s",
+            f"{speedup:.2f}x",
+        )
+    )
     speedup, every, cached = feature_cache_speedup()
     results["feature_cache_speedup"] = speedup
-    rows.append(("frozen VGG19 224 px, seconds per epoch: backbone every epoch / cached features",
-                 f"{every:.2f} / {cached:.4f}", f"{speedup:.0f}x"))
+    rows.append(
+        (
+            "frozen VGG19 224 px, seconds per epoch: backbone every epoch / cached features",
+            f"{every:.2f} / {cached:.4f}",
+            f"{speedup:.0f}x",
+        )
+    )
     if not args.skip_grid:
         grid = default_grid()
         results.update(grid)

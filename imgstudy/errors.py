@@ -3,6 +3,7 @@
 Stages and tools print these as one message on stderr and exit non-zero, without a
 traceback (stages.cli); any other exception is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 

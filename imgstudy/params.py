@@ -3,6 +3,7 @@
 This is the only module that reads params.yaml. Every key is required (no hidden
 defaults in code) and unknown keys are refused, so a typo fails before work starts.
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,8 +16,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from imgstudy.errors import ParamsError
 from imgstudy.registry import Registry
-
-
 
 
 class Section(BaseModel):
@@ -72,12 +71,13 @@ class Download(Section):
         from imgstudy.data.catalog import DATASETS, GENERIC
 
         if v not in DATASETS and v not in GENERIC:
-            raise ValueError(f"unknown dataset {v!r}; choose a catalog name {DATASETS.names()} "
-                             f"or a generic kind {sorted(GENERIC)}")
+            raise ValueError(
+                f"unknown dataset {v!r}; choose a catalog name {DATASETS.names()} or a generic kind {sorted(GENERIC)}"
+            )
         return v
 
     @model_validator(mode="after")
-    def _location(self) -> "Download":
+    def _location(self) -> Download:
         from imgstudy.data.catalog import GENERIC
 
         if self.dataset in GENERIC and not self.location:
@@ -104,7 +104,7 @@ class Preprocess(Section):
     hu_window: list[float] = Field(min_length=2, max_length=2, description="NIfTI CT: [low, high] Hounsfield units")
 
     @model_validator(mode="after")
-    def _masks(self) -> "Preprocess":
+    def _masks(self) -> Preprocess:
         if any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in self.mask_colors):
             raise ValueError(f"mask_colors {self.mask_colors}: each entry is [R, G, B] with values 0..255")
         if self.masks == "colors" and len(self.mask_colors) < 2:
@@ -249,7 +249,7 @@ class Train(Fitting):
         return _in_registry(LOSSES, v)
 
     @model_validator(mode="after")
-    def _finetune_needs_a_backbone(self) -> "Train":
+    def _finetune_needs_a_backbone(self) -> Train:
         from imgstudy.models import MODELS
 
         if self.finetune.epochs and MODELS[self.model].options != "transfer":
@@ -354,9 +354,11 @@ class Compare(Section):
     confidence: float = Field(gt=0.5, lt=1)
     columns: dict[str, str] = Field(description="table column title -> dotted params key")
     plot_metrics: list[Literal["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc"]] = Field(
-        min_length=1)
+        min_length=1
+    )
     headline: list[Literal["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc"]] = Field(
-        min_length=1, description="per variant in summary.json, the study's top-level metrics (dvc exp show)")
+        min_length=1, description="per variant in summary.json, the study's top-level metrics (dvc exp show)"
+    )
 
 
 class SearchDim(Section):
@@ -369,7 +371,7 @@ class SearchDim(Section):
     choices: list[Any] | None = None
 
     @model_validator(mode="after")
-    def _range_or_choices(self) -> "SearchDim":
+    def _range_or_choices(self) -> SearchDim:
         if (self.choices is None) == (self.low is None or self.high is None):
             raise ValueError("give either low and high, or choices")
         if self.low is not None and self.high is not None and self.low >= self.high:
@@ -416,13 +418,16 @@ class Params(Section):
     seg_grid: list[str] = Field(description="the segmentation variants dvc.yaml builds; [] = none")
 
     @model_validator(mode="after")
-    def _grid_names_variants(self) -> "Params":
+    def _grid_names_variants(self) -> Params:
         for name in self.grid + self.seg_grid:
             if name not in self.variants:
-                raise ValueError(f"grid or seg_grid lists {name!r}, which is not under variants: {sorted(self.variants)}")
+                raise ValueError(
+                    f"grid or seg_grid lists {name!r}, which is not under variants: {sorted(self.variants)}"
+                )
             if "." in name:
-                raise ValueError(f"variant {name!r}: no dots in variant names (DVC reads them as nesting); "
-                                 "write A0 for A.0")
+                raise ValueError(
+                    f"variant {name!r}: no dots in variant names (DVC reads them as nesting); write A0 for A.0"
+                )
         if self.search.variant not in self.variants:
             raise ValueError(f"search.variant {self.search.variant!r} is not under variants: {sorted(self.variants)}")
         train_keys = self.train.model_dump()
@@ -430,8 +435,9 @@ class Params(Section):
             node: Any = {"train": train_keys}
             for key in dotted.split("."):
                 if not isinstance(node, dict) or key not in node:
-                    raise ValueError(f"search.space key {dotted!r}: not a train setting (only train settings are "
-                                     "searched)")
+                    raise ValueError(
+                        f"search.space key {dotted!r}: not a train setting (only train settings are searched)"
+                    )
                 node = node[key]
         for title, dotted in self.compare.columns.items():
             node: Any = self.model_dump()
@@ -504,8 +510,10 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$|^[-+]?[0-9][0-9_]*\.[0-9_]*$"
-               r"|^[-+]?\.[0-9_]+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$|^[-+]?[0-9][0-9_]*\.[0-9_]*$"
+        r"|^[-+]?\.[0-9_]+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+    ),
     list("-+0123456789."),
 )
 
@@ -540,7 +548,9 @@ def resolve(raw: dict, variant: str | None = None, source: str = "params") -> Pa
     for name, override in params.variants.items():
         bad = sorted(set(override) - set(VARIANT_SECTIONS))
         if bad:
-            raise ParamsError(f"{source}: variants.{name} overrides {bad}; a variant may override {list(VARIANT_SECTIONS)}")
+            raise ParamsError(
+                f"{source}: variants.{name} overrides {bad}; a variant may override {list(VARIANT_SECTIONS)}"
+            )
         try:
             merged = Params.model_validate(merge(raw, override))
         except ValidationError as e:
@@ -549,7 +559,6 @@ def resolve(raw: dict, variant: str | None = None, source: str = "params") -> Pa
             params = merged
     if variant is not None and variant not in params.variants:
         raise ParamsError(f"{source}: unknown variant {variant!r}; variants: {sorted(params.variants)}")
-    _check_search_space(Params.model_validate(merge(raw, params.variants[params.search.variant])), source)
     return params
 
 
@@ -557,17 +566,22 @@ def resolve(raw: dict, variant: str | None = None, source: str = "params") -> Pa
 MODEL_GROUPS = {"train.transfer.": "transfer", "train.finetune.": "transfer", "train.cnn.": "cnn"}
 
 
-def _check_search_space(searched: Params, source: str) -> None:
-    """A search space holds only keys that change the model its variant trains."""
+def check_search_space(raw: dict, source: str = "params") -> Params:
+    """The search variant's params, once its search space is known to hold only keys that change
+    the model it trains (tools.search calls it before any trial)."""
     from imgstudy.models import MODELS
 
+    searched = resolve(raw, resolve(raw, source=source).search.variant, source)
     group = MODELS[searched.train.model].options
     for dotted in searched.search.space:
         for prefix, needs in MODEL_GROUPS.items():
             if dotted.startswith(prefix) and group != needs:
-                raise ParamsError(f"{source}: search.space key {dotted!r} does not change model "
-                                  f"{searched.train.model!r} (variant {searched.search.variant}); it only applies to "
-                                  f"models with {needs!r} options")
+                raise ParamsError(
+                    f"{source}: search.space key {dotted!r} does not change model "
+                    f"{searched.train.model!r} (variant {searched.search.variant}); it only applies to "
+                    f"models with {needs!r} options"
+                )
+    return searched
 
 
 def load(path: str | Path = "params.yaml", variant: str | None = None) -> Params:

@@ -1,7 +1,9 @@
 """Name -> object registries, so params select code by name instead of if/elif chains."""
+
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

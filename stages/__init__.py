@@ -1,11 +1,12 @@
 """One module per dvc.yaml stage; each is a thin main() around a run() the tests call."""
+
 from __future__ import annotations
 
 import argparse
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from imgstudy.errors import UserError
 

@@ -1,6 +1,7 @@
 """compare: one table of every variant in the grid (and of the segmentation variants), with
 confidence intervals and paired tests; the study's headline numbers for `dvc exp show`, the
 plots `dvc plots show` leads with, and the best variant's model as the study's output."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,19 @@ from pathlib import Path
 import numpy as np
 
 from imgstudy import params as P
-from imgstudy.evaluation.compare import (bootstrap_ci, column_value, display_name, mcnemar, seed_groups,
-                                         seeds_markdown, seg_markdown, seg_report, table_rows, to_csv, to_markdown)
+from imgstudy.evaluation.compare import (
+    bootstrap_ci,
+    column_value,
+    display_name,
+    mcnemar,
+    seed_groups,
+    seeds_markdown,
+    seg_markdown,
+    seg_report,
+    table_rows,
+    to_csv,
+    to_markdown,
+)
 from imgstudy.evaluation.curves import roc_points
 from imgstudy.evaluation.metrics import plot_confusion
 from imgstudy.evaluation.plots import plot_metric_bars, plot_robustness_overview, plot_val_curves
@@ -41,25 +53,34 @@ def classification(base: P.Params, raw: dict, predictions: Path) -> dict:
         y, probs = pred["y_true"], pred["probs"]
         resolved = resolved_all[name] = P.resolve(raw, name).model_dump(mode="json")
         kept[name] = (y, probs, [str(k) for k in pred["classes"]])
-        variants[name] = {"metrics": json.loads(str(pred["summary"])),
-                          "ci": bootstrap_ci(y, probs, c.bootstrap, c.confidence, base.base.seed),
-                          "columns": {title: column_value(resolved, key) for title, key in c.columns.items()},
-                          "robustness": read_json(predictions / f"{name}.robustness.json"),
-                          "correct": probs.argmax(1) == y}
+        variants[name] = {
+            "metrics": json.loads(str(pred["summary"])),
+            "ci": bootstrap_ci(y, probs, c.bootstrap, c.confidence, base.base.seed),
+            "columns": {title: column_value(resolved, key) for title, key in c.columns.items()},
+            "robustness": read_json(predictions / f"{name}.robustness.json"),
+            "correct": probs.argmax(1) == y,
+        }
     best = max(variants, key=lambda v: variants[v]["metrics"][c.metric])
     reference = variants[best]["correct"]
     for v in variants.values():
         v["mcnemar"] = mcnemar(reference, v.pop("correct"))
-    report = {"metric": c.metric, "best": best, "confidence": c.confidence, "bootstrap": c.bootstrap,
-              "variants": variants,
-              "seed_groups": seed_groups(resolved_all, {n: v["metrics"] for n, v in variants.items()})}
+    report = {
+        "metric": c.metric,
+        "best": best,
+        "confidence": c.confidence,
+        "bootstrap": c.bootstrap,
+        "variants": variants,
+        "seed_groups": seed_groups(resolved_all, {n: v["metrics"] for n, v in variants.items()}),
+    }
     return report, kept[best]
 
 
 def headline(report: dict, metrics: list[str], seg: dict | None) -> dict:
     """summary.json, the study's top-level metrics file: the best variant, then a few numbers per variant."""
-    out = {"best": display_name(report["best"]), report["metric"]: report["variants"][report["best"]]["metrics"][
-        report["metric"]]}
+    out = {
+        "best": display_name(report["best"]),
+        report["metric"]: report["variants"][report["best"]]["metrics"][report["metric"]],
+    }
     for name, v in report["variants"].items():
         out[name] = {m: round(v["metrics"][m], 6) for m in metrics}
     if seg is not None:
@@ -76,16 +97,21 @@ def write_plots(plots: Path, report: dict, metrics: list[str], live: Path, best_
         writer = csv.writer(f)
         writer.writerow(["variant", "metric", "value", "low", "high"])
         for name, v in variants.items():
-            writer.writerows((display_name(name), m, round(v["metrics"][m], 6), *(round(b, 6) for b in v["ci"][m]))
-                             for m in metrics)
+            writer.writerows(
+                (display_name(name), m, round(v["metrics"][m], 6), *(round(b, 6) for b in v["ci"][m])) for m in metrics
+            )
     plot_metric_bars(plots / "metrics.png", {display_name(n): v for n, v in variants.items()}, metrics)
-    curves = {display_name(n): {m: read_curve(live / n / "plots/metrics/val" / f"{m}.tsv") for m in ("loss", "acc")}
-              for n in variants}
+    curves = {
+        display_name(n): {m: read_curve(live / n / "plots/metrics/val" / f"{m}.tsv") for m in ("loss", "acc")}
+        for n in variants
+    }
     with open(plots / "val_curves.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["variant", "epoch", "val_acc", "val_loss"])
         for name, c in curves.items():
-            writer.writerows((name, e + 1, round(a, 6), round(lo, 6)) for e, (a, lo) in enumerate(zip(c["acc"], c["loss"])))
+            writer.writerows(
+                (name, e + 1, round(a, 6), round(lo, 6)) for e, (a, lo) in enumerate(zip(c["acc"], c["loss"]))
+            )
     plot_val_curves(plots / "val_curves.png", curves)
     y, probs, classes = best_data
     with open(plots / "best_confusion.csv", "w", newline="") as f:
@@ -116,9 +142,11 @@ def run(raw: dict, predictions: Path, live: Path, models: Path, out: Path, best_
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps({**report, "segmentation": seg}, indent=2) + "\n")
     header, rows = table_rows(report, c.columns)
-    title = (f"Best by {c.metric}: **{display_name(report['best'])}**. Brackets: {c.confidence:.0%} bootstrap "
-             f"intervals ({c.bootstrap} resamples of the test set); last column: McNemar exact p-value against the "
-             "best.\n\n")
+    title = (
+        f"Best by {c.metric}: **{display_name(report['best'])}**. Brackets: {c.confidence:.0%} bootstrap "
+        f"intervals ({c.bootstrap} resamples of the test set); last column: McNemar exact p-value against the "
+        "best.\n\n"
+    )
     text = title + to_markdown(header, rows) + seeds_markdown(report["seed_groups"])
     (out / "compare.md").write_text(text + ("\n\n" + seg_markdown(seg) if seg else ""))
     (out / "compare.csv").write_text(to_csv(header, rows))
@@ -128,9 +156,13 @@ def run(raw: dict, predictions: Path, live: Path, models: Path, out: Path, best_
     best = report["best"]
     best_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(models / best / "model.pt", best_dir / "model.pt")
-    (best_dir / "variant.json").write_text(json.dumps(
-        {"variant": best, "name": display_name(best), c.metric: report["variants"][best]["metrics"][c.metric]},
-        indent=2) + "\n")
+    (best_dir / "variant.json").write_text(
+        json.dumps(
+            {"variant": best, "name": display_name(best), c.metric: report["variants"][best]["metrics"][c.metric]},
+            indent=2,
+        )
+        + "\n"
+    )
     return report
 
 

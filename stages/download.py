@@ -1,4 +1,5 @@
 """download: write the raw files of the dataset named in params under the raw folder."""
+
 from __future__ import annotations
 
 import argparse

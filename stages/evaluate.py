@@ -1,4 +1,5 @@
 """evaluate: score one variant's best model on the test split; keep its predictions and plots."""
+
 from __future__ import annotations
 
 import csv
@@ -9,19 +10,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imgstudy.evaluation.inference import latency_ms, predict_probs
-from imgstudy.training import checkpoint
 from imgstudy import params as P
-from imgstudy.training.runtime import select_device, setup_runtime
-from imgstudy.evaluation.curves import plot_confident_mistakes, plot_curves, plot_reliability, write_curves
-from imgstudy.evaluation.metrics import (confused_pairs, detailed_metrics, per_class_report, plot_confusion, summary_metrics,
-                              write_confusion_csv, youden_threshold)
 from imgstudy.data.store import load_split, open_store
+from imgstudy.evaluation.curves import plot_confident_mistakes, plot_curves, plot_reliability, write_curves
+from imgstudy.evaluation.inference import latency_ms, predict_probs
+from imgstudy.evaluation.metrics import (
+    confused_pairs,
+    detailed_metrics,
+    per_class_report,
+    plot_confusion,
+    summary_metrics,
+    write_confusion_csv,
+    youden_threshold,
+)
+from imgstudy.training import checkpoint
+from imgstudy.training.runtime import select_device, setup_runtime
 from stages import cli, variant_parser
 
 
-def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path,
-        predictions: Path) -> dict:
+def run(
+    p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path, predictions: Path
+) -> dict:
     setup_runtime(p.base.seed, p.base.threads)
     device = select_device(p.base.device)
     model, card = checkpoint.load(model_dir / "model.pt", device)
@@ -40,22 +49,34 @@ def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, m
         threshold = youden_threshold(y_val, p_val[:, 1]) if len(np.unique(y_val)) == 2 else 0.5
     y_pred = probs.argmax(1)
     trained = json.loads((model_dir / "summary.json").read_text())
-    summary = {**summary_metrics(y_true, probs), **detailed_metrics(y_true, probs, threshold),
-               "samples": int(len(y_true)), "best_epoch": card.epoch + 1, "tta": e.tta,
-               "train_seconds": trained["seconds"], "parameters": trained["parameters"],
-               "precision": precision.name}
+    summary = {
+        **summary_metrics(y_true, probs),
+        **detailed_metrics(y_true, probs, threshold),
+        "samples": int(len(y_true)),
+        "best_epoch": card.epoch + 1,
+        "tta": e.tta,
+        "train_seconds": trained["seconds"],
+        "parameters": trained["parameters"],
+        "precision": precision.name,
+    }
     if e.latency_repeats:  # inference speed where this stage ran: one image at a time, and in batches
         test_images = torch.from_numpy(images)
-        summary.update({f"latency_ms_b{b}": latency_ms(model, card.inputs, test_images, b, device, precision,
-                                                        e.latency_repeats) for b in (1, 256)})
+        summary.update(
+            {
+                f"latency_ms_b{b}": latency_ms(model, card.inputs, test_images, b, device, precision, e.latency_repeats)
+                for b in (1, 256)
+            }
+        )
     if (model_dir / "cv.json").is_file():  # k-fold validation scores from the train stage
         cv = json.loads((model_dir / "cv.json").read_text())
         summary.update({k: cv[k] for k in ("val_acc_mean", "val_acc_std", "val_loss_mean", "val_loss_std")})
     for folder in (metrics, plots, predictions.parent):
         folder.mkdir(parents=True, exist_ok=True)
     (metrics / "test.json").write_text(json.dumps(summary, indent=2) + "\n")
-    report = {"classes": per_class_report(y_true, y_pred, card.classes),
-              "confused_pairs": confused_pairs(y_true, y_pred, card.classes)}
+    report = {
+        "classes": per_class_report(y_true, y_pred, card.classes),
+        "confused_pairs": confused_pairs(y_true, y_pred, card.classes),
+    }
     (metrics / "classes.json").write_text(json.dumps(report, indent=2) + "\n")
 
     write_confusion_csv(plots / "confusion.csv", y_true, y_pred, card.classes)
@@ -70,23 +91,33 @@ def run(p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, m
         writer.writerow(["pair", "count"])
         writer.writerows((f"{c['actual']} -> {c['predicted']}", c["count"]) for c in report["confused_pairs"])
     # Per-sample predictions: what compare needs for confidence intervals and paired tests.
-    np.savez_compressed(predictions, y_true=y_true, probs=probs.astype(np.float32), classes=np.array(card.classes),
-                        variant=variant, summary=json.dumps(summary))
+    np.savez_compressed(
+        predictions,
+        y_true=y_true,
+        probs=probs.astype(np.float32),
+        classes=np.array(card.classes),
+        variant=variant,
+        summary=json.dumps(summary),
+    )
     return summary
 
 
 @cli
 def main() -> None:
     parser = variant_parser(
-        __doc__, model="model folder of this variant",
+        __doc__,
+        model="model folder of this variant",
         metrics="metrics folder of this variant",
         plots="plots folder of this variant",
-        predictions="predictions file (.npz) of this variant")
+        predictions="predictions file (.npz) of this variant",
+    )
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
     summary = run(p, args.variant, args.store, args.splits, args.model, args.metrics, args.plots, args.predictions)
-    print(f"evaluate {args.variant}: " + ", ".join(f"{k} {summary[k]:.4f}" for k in
-                                                   ("accuracy", "f1_macro", "roc_auc", "log_loss", "ece")))
+    print(
+        f"evaluate {args.variant}: "
+        + ", ".join(f"{k} {summary[k]:.4f}" for k in ("accuracy", "f1_macro", "roc_auc", "log_loss", "ece"))
+    )
 
 
 if __name__ == "__main__":

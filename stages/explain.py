@@ -1,5 +1,6 @@
 """explain: class activation maps of test images of every class (right and wrong), a mean map
 per class, and a deletion test of how faithful the maps are."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imgstudy.evaluation.inference import predict_probs
-from imgstudy.training import checkpoint
 from imgstudy import params as P
-from imgstudy.training.runtime import select_device, setup_runtime
-from imgstudy.evaluation.explain import (area_under, cam_maps, deletion_curves, pick_samples, plot_class_grid, plot_deletion,
-                              plot_mean_maps)
 from imgstudy.data.images import to_unit
 from imgstudy.data.store import load_split, open_store
+from imgstudy.evaluation.explain import (
+    area_under,
+    cam_maps,
+    deletion_curves,
+    pick_samples,
+    plot_class_grid,
+    plot_deletion,
+    plot_mean_maps,
+)
+from imgstudy.evaluation.inference import predict_probs
+from imgstudy.training import checkpoint
+from imgstudy.training.runtime import select_device, setup_runtime
 from stages import cli, variant_parser
 
 
@@ -48,10 +56,16 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, out: Path, metr
         if len(pos) == 0:
             continue  # a tiny test split may miss a class
         masks = maps(pos, preds[pos].tolist())
-        titles = [("right" if preds[i] == c else "WRONG") + f": {classes[preds[i]]} {probs[i, preds[i]]:.2f}"
-                  for i in pos]
-        plot_class_grid(out / f"class_{c:03d}_{_safe(classes[c])}.png", stored[pos].numpy(), masks, titles,
-                        f"{e.method}: true class {classes[c]}")
+        titles = [
+            ("right" if preds[i] == c else "WRONG") + f": {classes[preds[i]]} {probs[i, preds[i]]:.2f}" for i in pos
+        ]
+        plot_class_grid(
+            out / f"class_{c:03d}_{_safe(classes[c])}.png",
+            stored[pos].numpy(),
+            masks,
+            titles,
+            f"{e.method}: true class {classes[c]}",
+        )
         shown.append(pos)
         shown_masks.append(masks)
     mean_maps = {}
@@ -63,11 +77,16 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, out: Path, metr
 
     pos, masks = np.concatenate(shown), np.concatenate(shown_masks)
     x_unit = to_unit(images[pos].to(device), card.inputs.channels).contiguous()
-    cam_curve, random_curve = deletion_curves(model, x_unit, masks, preds[pos].tolist(), normalize,
-                                              e.deletion_steps, p.base.seed)
+    cam_curve, random_curve = deletion_curves(
+        model, x_unit, masks, preds[pos].tolist(), normalize, e.deletion_steps, p.base.seed
+    )
     plot_deletion(out / "deletion.png", cam_curve, random_curve, e.method)
-    result = {"method": e.method, "samples": int(len(pos)), "deletion_auc": area_under(cam_curve),
-              "random_deletion_auc": area_under(random_curve)}
+    result = {
+        "method": e.method,
+        "samples": int(len(pos)),
+        "deletion_auc": area_under(cam_curve),
+        "random_deletion_auc": area_under(random_curve),
+    }
     result["faithfulness_gap"] = result["random_deletion_auc"] - result["deletion_auc"]
     metrics.mkdir(parents=True, exist_ok=True)
     (metrics / "explain.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -77,14 +96,18 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, out: Path, metr
 @cli
 def main() -> None:
     parser = variant_parser(
-        __doc__, model="model folder of this variant",
+        __doc__,
+        model="model folder of this variant",
         out="overlay folder of this variant",
-        metrics="metrics folder of this variant")
+        metrics="metrics folder of this variant",
+    )
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
     result = run(p, args.store, args.splits, args.model, args.out, args.metrics)
-    print(f"explain {args.variant}: {result['samples']} images, deletion AUC {result['deletion_auc']:.3f} vs "
-          f"random {result['random_deletion_auc']:.3f} -> {args.out}")
+    print(
+        f"explain {args.variant}: {result['samples']} images, deletion AUC {result['deletion_auc']:.3f} vs "
+        f"random {result['random_deletion_auc']:.3f} -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """preprocess: decode the raw data once into the uint8 array store; report what could not be used."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,14 @@ def main() -> None:
     p = P.load(args.params)
     d, pre = p.download, p.preprocess
     summary = run(d.dataset, d.location, d.checksum, args.raw, args.store, args.reports, pre, p.base.seed)
-    print(f"preprocess: {summary['decoded']} images at {pre.size}x{pre.size} -> {args.store}"
-          + (f"; {summary['skipped']} skipped, listed in {args.reports / 'decode_errors.csv'}"
-             if summary["skipped"] else ""))
+    print(
+        f"preprocess: {summary['decoded']} images at {pre.size}x{pre.size} -> {args.store}"
+        + (
+            f"; {summary['skipped']} skipped, listed in {args.reports / 'decode_errors.csv'}"
+            if summary["skipped"]
+            else ""
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """robustness: accuracy of one variant's model on corrupted copies of the test split, and on the
 MNIST study's mixed altered test set when robustness.altered.enabled."""
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,16 @@ def altered(p: P.Params, model, card, precision, images, labels, device, plots: 
     """Accuracy on the test images + an augmented copy + an imperfect copy, and its confusion matrix."""
     a = p.robustness.altered
     clean, aug, imp = altered_set_predictions(
-        model, card.inputs, precision, images, Augment(rotation=a.rotation, zoom=a.zoom, shift=a.shift),
-        Augment(thin=1.0, shrink=a.shrink), p.base.seed, p.robustness.batch_size, device)
+        model,
+        card.inputs,
+        precision,
+        images,
+        Augment(rotation=a.rotation, zoom=a.zoom, shift=a.shift),
+        Augment(thin=1.0, shrink=a.shrink),
+        p.base.seed,
+        p.robustness.batch_size,
+        device,
+    )
     y = np.tile(labels.numpy(), 3)
     pred = np.concatenate([clean.numpy(), aug.numpy(), imp.numpy()])
     plot_confusion(plots / "altered_confusion.png", y, pred, card.classes)
@@ -34,13 +43,19 @@ def altered(p: P.Params, model, card, precision, images, labels, device, plots: 
         writer.writerow(["actual", "predicted"])
         writer.writerows((card.classes[t], card.classes[q]) for t, q in zip(y.tolist(), pred.tolist()))
     n = len(labels)
-    return {"altered_accuracy": float((pred == y).mean()), "altered_samples": int(3 * n),
-            "altered_parts": {part: float((pred[i * n:(i + 1) * n] == y[:n]).mean())
-                              for i, part in enumerate(("original", "augmented", "imperfect"))}}
+    return {
+        "altered_accuracy": float((pred == y).mean()),
+        "altered_samples": int(3 * n),
+        "altered_parts": {
+            part: float((pred[i * n : (i + 1) * n] == y[:n]).mean())
+            for i, part in enumerate(("original", "augmented", "imperfect"))
+        },
+    }
 
 
-def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path,
-        summary: Path | None = None) -> dict:
+def run(
+    p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path, summary: Path | None = None
+) -> dict:
     setup_runtime(p.base.seed, p.base.threads)
     device = select_device(p.base.device)
     model, card = checkpoint.load(model_dir / "model.pt", device)
@@ -60,8 +75,12 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, 
     table = {c: {str(s): accuracy(partial(CORRUPTIONS[c], severity=s)) for s in SEVERITIES} for c in r.corruptions}
     clean = accuracy(None)
     mean = float(np.mean([a for row in table.values() for a in row.values()]))
-    result = {"clean_accuracy": clean, "mean_corruption_accuracy": mean, "samples": int(len(labels)),
-              "corruptions": table}
+    result = {
+        "clean_accuracy": clean,
+        "mean_corruption_accuracy": mean,
+        "samples": int(len(labels)),
+        "corruptions": table,
+    }
     metrics.mkdir(parents=True, exist_ok=True)
     plots.mkdir(parents=True, exist_ok=True)
     if r.altered.enabled:
@@ -74,23 +93,38 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, 
     plot_robustness(plots / "robustness.png", table, clean)
     if summary is not None:  # what compare reads
         summary.parent.mkdir(parents=True, exist_ok=True)
-        summary.write_text(json.dumps({
-            "clean_accuracy": clean, "mean_corruption_accuracy": mean, "altered_accuracy": result.get("altered_accuracy"),
-            "per_corruption": {c: float(np.mean(list(row.values()))) for c, row in table.items()}}, indent=2) + "\n")
+        summary.write_text(
+            json.dumps(
+                {
+                    "clean_accuracy": clean,
+                    "mean_corruption_accuracy": mean,
+                    "altered_accuracy": result.get("altered_accuracy"),
+                    "per_corruption": {c: float(np.mean(list(row.values()))) for c, row in table.items()},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return result
 
 
 @cli
 def main() -> None:
-    parser = variant_parser(__doc__, model="model folder of this variant", metrics="metrics folder of this variant",
-                            plots="robustness plots folder of this variant",
-                            summary="the summary compare reads (.json)")
+    parser = variant_parser(
+        __doc__,
+        model="model folder of this variant",
+        metrics="metrics folder of this variant",
+        plots="robustness plots folder of this variant",
+        summary="the summary compare reads (.json)",
+    )
     args = parser.parse_args()
     p = P.load(args.params, args.variant)
     result = run(p, args.store, args.splits, args.model, args.metrics, args.plots, args.summary)
-    print(f"robustness {args.variant}: clean {result['clean_accuracy']:.4f}, mean corruption accuracy "
-          f"{result['mean_corruption_accuracy']:.4f}"
-          + (f", altered set {result['altered_accuracy']:.4f}" if "altered_accuracy" in result else ""))
+    print(
+        f"robustness {args.variant}: clean {result['clean_accuracy']:.4f}, mean corruption accuracy "
+        f"{result['mean_corruption_accuracy']:.4f}"
+        + (f", altered set {result['altered_accuracy']:.4f}" if "altered_accuracy" in result else "")
+    )
 
 
 if __name__ == "__main__":

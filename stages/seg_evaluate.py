@@ -1,5 +1,6 @@
 """seg_evaluate: score one segmentation variant on the test split (Dice, IoU, pixel accuracy,
 HD95, per class and per image) and draw its best, median and worst test images."""
+
 from __future__ import annotations
 
 import csv
@@ -11,13 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from imgstudy import params as P
+from imgstudy.data.store import load_pairs, open_store
+from imgstudy.evaluation.segmetrics import image_score, per_image, summarize
+from imgstudy.evaluation.segplots import plot_overlays
 from imgstudy.training.precision import choose_precision
 from imgstudy.training.runtime import select_device, setup_runtime
 from imgstudy.training.segment import load_model
 from imgstudy.training.tasks import predict_masks
-from imgstudy.evaluation.segmetrics import image_score, per_image, summarize
-from imgstudy.evaluation.segplots import plot_overlays
-from imgstudy.data.store import load_pairs, open_store
 from stages import cli, variant_parser
 
 
@@ -28,8 +29,9 @@ def finite(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path,
-        predictions: Path | None = None) -> dict:
+def run(
+    p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path, predictions: Path | None = None
+) -> dict:
     setup_runtime(p.base.seed, p.base.threads)
     device = select_device(p.base.device)
     model, card, inputs = load_model(model_dir / "model.pt", device)
@@ -38,8 +40,12 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, 
     pred, _ = predict_masks(model, images, inputs, p.segment.batch_size * 2, device, precision)
     truth, pred, images = truth.numpy(), pred.numpy(), images.numpy()
     scores = per_image(pred, truth, len(card["mask_classes"]))
-    summary = {**summarize(scores, card["mask_classes"]), "best_epoch": card["epoch"] + 1,
-               "val_dice": card["val_dice"], **json.loads((model_dir / "summary.json").read_text())}
+    summary = {
+        **summarize(scores, card["mask_classes"]),
+        "best_epoch": card["epoch"] + 1,
+        "val_dice": card["val_dice"],
+        **json.loads((model_dir / "summary.json").read_text()),
+    }
     metrics.mkdir(parents=True, exist_ok=True)
     plots.mkdir(parents=True, exist_ok=True)
     (metrics / "test.json").write_text(json.dumps(finite(summary), indent=2) + "\n")
@@ -58,31 +64,60 @@ def run(p: P.Params, store: Path, splits: Path, model_dir: Path, metrics: Path, 
         writer = csv.writer(f)
         writer.writerow(["rank", "source", "dice", "iou", "pixel_accuracy", "hd95"])
         for rank, i in enumerate(order):
-            writer.writerow([rank, sources[idx[i]], round(float(score[i]), 6), round(float(iou[i]), 6),
-                             round(float(scores["pixel_accuracy"][i]), 6),
-                             "" if np.isnan(hd95[i]) else round(float(hd95[i]), 3)])
+            writer.writerow(
+                [
+                    rank,
+                    sources[idx[i]],
+                    round(float(score[i]), 6),
+                    round(float(iou[i]), 6),
+                    round(float(scores["pixel_accuracy"][i]), 6),
+                    "" if np.isnan(hd95[i]) else round(float(hd95[i]), 3),
+                ]
+            )
     if predictions is not None:  # per-image scores, in test order, for compare's intervals and paired tests
         predictions.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(predictions, dice=score, iou=iou, hd95=hd95)
     k = min(p.segment.overlays, len(order))
     mid = len(order) // 2
-    chosen = {"worst": order[:k], "median": order[max(0, mid - k // 2):max(0, mid - k // 2) + k],
-              "best": order[::-1][:k]}
+    chosen = {
+        "worst": order[:k],
+        "median": order[max(0, mid - k // 2) : max(0, mid - k // 2) + k],
+        "best": order[::-1][:k],
+    }
     picks = [(name, i) for name, rows in chosen.items() for i in rows]
-    plot_overlays(plots / "overlays.png", images[[i for _, i in picks]], truth[[i for _, i in picks]],
-                  pred[[i for _, i in picks]], [f"{name}: Dice {score[i]:.3f}" for name, i in picks])
+    plot_overlays(
+        plots / "overlays.png",
+        images[[i for _, i in picks]],
+        truth[[i for _, i in picks]],
+        pred[[i for _, i in picks]],
+        [f"{name}: Dice {score[i]:.3f}" for name, i in picks],
+    )
     return summary
 
 
 @cli
 def main() -> None:
-    parser = variant_parser(__doc__, model="model folder of this variant", metrics="metrics folder of this variant",
-                            plots="plots folder of this variant", predictions="per-image scores for compare (.npz)")
+    parser = variant_parser(
+        __doc__,
+        model="model folder of this variant",
+        metrics="metrics folder of this variant",
+        plots="plots folder of this variant",
+        predictions="per-image scores for compare (.npz)",
+    )
     args = parser.parse_args()
-    s = run(P.load(args.params, args.variant), args.store, args.splits, args.model, args.metrics, args.plots,
-            args.predictions)
-    print(f"seg_evaluate {args.variant}: Dice {s['dice_mean']:.4f} IoU {s['iou_mean']:.4f} "
-          f"pixel accuracy {s['pixel_accuracy']:.4f} HD95 {s['hd95_mean']:.2f} px on {s['images']} test images")
+    s = run(
+        P.load(args.params, args.variant),
+        args.store,
+        args.splits,
+        args.model,
+        args.metrics,
+        args.plots,
+        args.predictions,
+    )
+    print(
+        f"seg_evaluate {args.variant}: Dice {s['dice_mean']:.4f} IoU {s['iou_mean']:.4f} "
+        f"pixel accuracy {s['pixel_accuracy']:.4f} HD95 {s['hd95_mean']:.2f} px on {s['images']} test images"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """split: stratified train/val/test index files over the store."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,9 @@ from imgstudy.data.store import open_store, read_official
 from stages import cli
 
 
-def run(store: Path, splits: Path, test: str, val_fraction: float, test_fraction: float, seed: int,
-        folds: int = 0) -> dict[str, int]:
+def run(
+    store: Path, splits: Path, test: str, val_fraction: float, test_fraction: float, seed: int, folds: int = 0
+) -> dict[str, int]:
     labels = open_store(store).labels
     parts = split_indices(labels, read_official(store), test, val_fraction, test_fraction, seed)
     splits.mkdir(parents=True, exist_ok=True)

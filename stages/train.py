@@ -3,6 +3,7 @@
 An interrupted run resumes: models/<variant>/state.pt holds the last finished epoch and
 a fingerprint of the params and data, and dvc.yaml marks the folder `persist`.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ import yaml
 from imgstudy import params as P
 from imgstudy.data.store import load_split, open_store
 from imgstudy.training import checkpoint, distributed
-from imgstudy.training.checkpoint import finished_epochs, fingerprint
+from imgstudy.training.checkpoint import fingerprint, finished_epochs
 from imgstudy.training.classify import cross_validate, fit_config, make_task, model_options, model_summary, prepare
 from imgstudy.training.inputs import Inputs
 from imgstudy.training.loop import EpochResult, fit
@@ -30,8 +31,9 @@ from stages import cli, variant_parser
 
 def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path, variant: str = "") -> list[EpochResult]:
     device = distributed.init_from_env() or select_device(p.base.device)
-    threads = p.base.threads or (max(1, (os.cpu_count() or 1) // distributed.world_size())
-                                 if distributed.active() else 0)  # ranks share the cores
+    threads = p.base.threads or (
+        max(1, (os.cpu_count() or 1) // distributed.world_size()) if distributed.active() else 0
+    )  # ranks share the cores
     setup_runtime(p.base.seed, threads)
     main = distributed.is_main()  # rank 0 alone writes files and logs
     st, t = open_store(store), p.train
@@ -46,34 +48,69 @@ def run(p: P.Params, store: Path, splits: Path, out: Path, live_dir: Path, varia
     done = finished_epochs(state, stamp)
     if main:
         write_run_files(out, resolved, inputs, cv, fresh=done is None)
-        print(f"train: {t.model} on {device} x{distributed.world_size()}, precision {precision}, "
-              f"{len(train[1])} train / {len(val[1])} val images{', resuming' if done is not None else ''}\n{table}",
-              flush=True)
-    tracker = Tracker(live_dir, done, resolved, p.tracking.uri if p.tracking.mlflow else None,
-                      p.tracking.experiment, variant or out.name) if main else None
+        print(
+            f"train: {t.model} on {device} x{distributed.world_size()}, precision {precision}, "
+            f"{len(train[1])} train / {len(val[1])} val images{', resuming' if done is not None else ''}\n{table}",
+            flush=True,
+        )
+    tracker = (
+        Tracker(
+            live_dir,
+            done,
+            resolved,
+            p.tracking.uri if p.tracking.mlflow else None,
+            p.tracking.experiment,
+            variant or out.name,
+        )
+        if main
+        else None
+    )
 
     def on_epoch(r: EpochResult, model: torch.nn.Module) -> None:  # called on rank 0 only
         tracker.epoch(r)
         m = r.metrics
         if r.improved:
-            card = checkpoint.ModelCard(model=t.model, model_options=model_options(t), image_size=st.size,
-                                        stored_channels=st.channels, classes=st.classes, inputs=inputs,
-                                        precision=precision.name, params=resolved, epoch=r.epoch,
-                                        val_loss=m["val_loss"], val_acc=m["val_acc"], summary=summary)
+            card = checkpoint.ModelCard(
+                model=t.model,
+                model_options=model_options(t),
+                image_size=st.size,
+                stored_channels=st.channels,
+                classes=st.classes,
+                inputs=inputs,
+                precision=precision.name,
+                params=resolved,
+                epoch=r.epoch,
+                val_loss=m["val_loss"],
+                val_acc=m["val_acc"],
+                summary=summary,
+            )
             checkpoint.save(out / "model.pt", model, card)
-        print(f"epoch {r.epoch + 1} (phase {r.phase + 1}) train loss {m['train_loss']:.4f} acc {m['train_acc']:.4f} | "
-              f"val loss {m['val_loss']:.4f} acc {m['val_acc']:.4f} | lr {r.lr:.2e} | {r.seconds:.0f}s"
-              + (" *best" if r.improved else ""), flush=True)
+        print(
+            f"epoch {r.epoch + 1} (phase {r.phase + 1}) train loss {m['train_loss']:.4f} acc {m['train_acc']:.4f} | "
+            f"val loss {m['val_loss']:.4f} acc {m['val_acc']:.4f} | lr {r.lr:.2e} | {r.seconds:.0f}s"
+            + (" *best" if r.improved else ""),
+            flush=True,
+        )
 
     began = time.perf_counter()
     task = make_task(t, train, val, inputs, loss_fn, device, precision)
     history = fit(model, task, fit_config(t, p.base.seed, precision), device, on_epoch, state, stamp)
     if main:
         # Wall time of the fit (feature caching included) plus the epochs done before a resume.
-        seconds = time.perf_counter() - began + sum(r.seconds for r in history[:done or 0])
-        (out / "summary.json").write_text(json.dumps({
-            "seconds": round(seconds, 1), "epochs": len(history), "processes": distributed.world_size(),
-            "precision": precision.name, **summary}, indent=2) + "\n")
+        seconds = time.perf_counter() - began + sum(r.seconds for r in history[: done or 0])
+        (out / "summary.json").write_text(
+            json.dumps(
+                {
+                    "seconds": round(seconds, 1),
+                    "epochs": len(history),
+                    "processes": distributed.world_size(),
+                    "precision": precision.name,
+                    **summary,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         tracker.finish([out / "model.pt", out / "summary.json"])
     return history
 
@@ -98,8 +135,7 @@ def main() -> None:
     p = P.load(args.params, args.variant)
     if p.base.processes > 1 and not distributed.launched_by_torchrun():
         # the same stage under torchrun: dvc.yaml's command stays the same for any number of processes
-        raise SystemExit(subprocess.call(distributed.relaunch_command(p.base.processes, "stages.train",
-                                                                      sys.argv[1:])))
+        raise SystemExit(subprocess.call(distributed.relaunch_command(p.base.processes, "stages.train", sys.argv[1:])))
     run(p, args.store, args.splits, args.out, args.live, args.variant)
 
 

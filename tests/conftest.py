@@ -1,4 +1,5 @@
 """Shared test helpers: the project root, and a copy of the project in a temporary git repo."""
+
 from __future__ import annotations
 
 import os
@@ -12,16 +13,30 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "imgstudy", "stages", ".dvc/config", ".dvc/.gitignore", ".dvc/plots",
-                 ".dvcignore", ".gitignore"]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "imgstudy",
+    "stages",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".dvc/plots",
+    ".dvcignore",
+    ".gitignore",
+]
 
 
 def project_env() -> dict:
     """The environment stages run in: this interpreter's bin first, DVC offline and quiet."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.update(DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
-               GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
+    env.update(
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+    )
     return env
 
 
@@ -46,10 +61,20 @@ def edit_params(repo: Path, changes: dict[str, object]) -> None:
 
 
 # The default grid, shrunk: 600 digits at 32 px, one short epoch per variant.
-TINY = {"preprocess.max_samples": 600, "preprocess.size": 32, "train.epochs": 1, "train.batch_size": 32,
-        "train.lr": 0.001, "evaluate.batch_size": 256, "evaluate.latency_repeats": 1, "explain.per_class": 1,
-        "explain.mean_map_samples": 5, "robustness.max_samples": 100, "compare.bootstrap": 100,
-        "base.threads": 1}  # tests run two at a time (pytest-xdist): one thread each
+TINY = {
+    "preprocess.max_samples": 600,
+    "preprocess.size": 32,
+    "train.epochs": 1,
+    "train.batch_size": 32,
+    "train.lr": 0.001,
+    "evaluate.batch_size": 256,
+    "evaluate.latency_repeats": 1,
+    "explain.per_class": 1,
+    "explain.mean_map_samples": 5,
+    "robustness.max_samples": 100,
+    "compare.bootstrap": 100,
+    "base.threads": 1,
+}  # tests run two at a time (pytest-xdist): one thread each
 
 
 def copy_project(repo: Path) -> None:
@@ -85,7 +110,7 @@ def quadrant_images(n: int, seed: int, side: int = 16) -> tuple[np.ndarray, np.n
     for i, c in enumerate(labels):
         top = half * (c // 2) + rng.integers(0, half - sq + 1)
         left = half * (c % 2) + rng.integers(0, half - sq + 1)
-        images[i, top:top + sq, left:left + sq] = 255
+        images[i, top : top + sq, left : left + sq] = 255
     return images, labels
 
 
@@ -94,12 +119,29 @@ def write_quadrant_store(folder: Path, n: int, test: int, side: int = 16) -> Non
 
     images, labels = quadrant_images(n, seed=0, side=side)
     official = np.where(np.arange(n) < n - test, "train", "test")
-    write_store(folder, images, labels, ["tl", "tr", "bl", "br"], [f"synthetic#{i}" for i in range(n)],
-                official, meta={"dataset": "synthetic"})
+    write_store(
+        folder,
+        images,
+        labels,
+        ["tl", "tr", "bl", "br"],
+        [f"synthetic#{i}" for i in range(n)],
+        official,
+        meta={"dataset": "synthetic"},
+    )
 
 
-def classify_task(train, val, inputs, loss_fn, *, batch_size: int = 32, augment=None, feature_cache: bool = False,
-                  sampling: str = "uniform", mixing=None):
+def classify_task(
+    train,
+    val,
+    inputs,
+    loss_fn,
+    *,
+    batch_size: int = 32,
+    augment=None,
+    feature_cache: bool = False,
+    sampling: str = "uniform",
+    mixing=None,
+):
     """A ClassifyTask on the CPU in fp32, with everything but the data off unless asked for."""
     import torch
 
@@ -108,9 +150,19 @@ def classify_task(train, val, inputs, loss_fn, *, batch_size: int = 32, augment=
     from imgstudy.training.precision import Precision
     from imgstudy.training.tasks import ClassifyTask
 
-    return ClassifyTask(train, val, inputs, loss_fn, torch.device("cpu"), augment=augment or Augment(),
-                        mixing=mixing or Mixing(), batch_size=batch_size, feature_cache=feature_cache,
-                        sampling=sampling, precision=Precision("fp32", "test"))
+    return ClassifyTask(
+        train,
+        val,
+        inputs,
+        loss_fn,
+        torch.device("cpu"),
+        augment=augment or Augment(),
+        mixing=mixing or Mixing(),
+        batch_size=batch_size,
+        feature_cache=feature_cache,
+        sampling=sampling,
+        precision=Precision("fp32", "test"),
+    )
 
 
 def cnn_params(**train: object) -> dict:
@@ -118,8 +170,17 @@ def cnn_params(**train: object) -> dict:
     from imgstudy import params as P
 
     raw = P.read_yaml(ROOT / "params.yaml")
-    raw["train"].update({"model": "mnist_cnn", "channels": "native", "normalize": "dataset",
-                         "scheduler": "onecycle", "optimizer": "adamw", "lr": 0.003, **train})
+    raw["train"].update(
+        {
+            "model": "mnist_cnn",
+            "channels": "native",
+            "normalize": "dataset",
+            "scheduler": "onecycle",
+            "optimizer": "adamw",
+            "lr": 0.003,
+            **train,
+        }
+    )
     raw["train"]["augment"].update(rotation=0, zoom=0.0, shift=0.0)
     raw["search"]["space"] = {"train.lr": {"low": 1e-4, "high": 1e-2, "log": True}}  # what mnist_cnn has
     return raw

@@ -1,4 +1,5 @@
 """A loopback HTTP server for download tests: serves bytes, honours Range, injects faults."""
+
 from __future__ import annotations
 
 import threading
@@ -56,7 +57,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self.thread.start()
         return self
 

@@ -1,4 +1,5 @@
 """Archive datasets from a loopback HTTP server: extraction, checksums, resume, retry, unsafe paths."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from httpserver import Faults, Server
 from PIL import Image
 
-from httpserver import Faults, Server
 from imgstudy.data.archive import extract
-from imgstudy.errors import UnsafeArchive
 from imgstudy.data.sources.files import FilesDataset, read_csv_listing, read_folder
 from imgstudy.data.sources.kaggle import kaggle_download
-from imgstudy.errors import SourceError
+from imgstudy.errors import SourceError, UnsafeArchive
 
 
 def png_bytes(value: int, size: tuple[int, int] = (12, 10)) -> bytes:
@@ -88,7 +88,10 @@ def test_dropped_connection_and_server_error_still_give_the_right_archive(tmp_pa
 
 @pytest.mark.parametrize("member", ["../evil.png", "/tmp/evil.png", "pets/../../evil.png"])
 def test_paths_escaping_the_target_are_refused(tmp_path: Path, member: str) -> None:
-    for fmt, body in (("zip", make_zip({**CLASS_FILES, member: b"x"})), ("tgz", make_tgz({**CLASS_FILES, member: b"x"}))):
+    for fmt, body in (
+        ("zip", make_zip({**CLASS_FILES, member: b"x"})),
+        ("tgz", make_tgz({**CLASS_FILES, member: b"x"})),
+    ):
         archive = tmp_path / f"a.{fmt}"
         archive.write_bytes(body)
         with pytest.raises(UnsafeArchive, match="outside"):
@@ -113,8 +116,9 @@ def test_folder_with_official_split_and_csv_listing(tmp_path: Path) -> None:
     (tmp_path / "xray" / "train" / "NORMAL" / "notes.txt").write_text("not an image")
     data = read_folder(tmp_path / "xray")
     assert data.classes == ["NORMAL", "PNEUMONIA"] and data.official.tolist() == ["test", "test", "train", "train"]
-    (tmp_path / "list.csv").write_text("path,label,split\nxray/train/NORMAL/a.png,healthy,train\n"
-                                       "xray/test/PNEUMONIA/a.png,sick,test\n")
+    (tmp_path / "list.csv").write_text(
+        "path,label,split\nxray/train/NORMAL/a.png,healthy,train\nxray/test/PNEUMONIA/a.png,sick,test\n"
+    )
     listing = read_csv_listing(tmp_path / "list.csv")
     assert listing.classes == ["healthy", "sick"] and listing.labels.tolist() == [0, 1]
     assert listing.official.tolist() == ["train", "test"] and listing.files[1].is_file()
@@ -132,13 +136,19 @@ def test_medmnist_npz_layout(tmp_path: Path) -> None:
     from imgstudy.data.sources.arrays import NpzDataset
 
     rng = np.random.default_rng(0)
-    arrays = {f"{s}_images": rng.integers(0, 255, (n, 28, 28), dtype=np.uint8) for s, n in
-              (("train", 6), ("val", 2), ("test", 3))}
+    arrays = {
+        f"{s}_images": rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
+        for s, n in (("train", 6), ("val", 2), ("test", 3))
+    }
     arrays.update({f"{s}_labels": rng.integers(0, 2, (n, 1)) for s, n in (("train", 6), ("val", 2), ("test", 3))})
     np.savez(tmp_path / "pneumonia.npz", **arrays)
     ds = NpzDataset(str(tmp_path / "pneumonia.npz"), None, ("normal", "pneumonia"))
     ds.fetch(tmp_path / "raw", "auto")
     data = ds.read(tmp_path / "raw")
     assert data.images.shape == (11, 28, 28, 1) and data.official.tolist() == ["train"] * 6 + ["val"] * 2 + ["test"] * 3
-    assert data.labels.tolist() == arrays["train_labels"].ravel().tolist() + arrays["val_labels"].ravel().tolist() \
+    assert (
+        data.labels.tolist()
+        == arrays["train_labels"].ravel().tolist()
+        + arrays["val_labels"].ravel().tolist()
         + arrays["test_labels"].ravel().tolist()
+    )

@@ -1,9 +1,9 @@
 """Batch augmentation changes images by the stated amounts, per sample, reproducibly."""
+
 from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
 from imgstudy.training.augment import Augment
@@ -12,7 +12,7 @@ from imgstudy.training.augment import Augment
 def bar_image(b: int = 8, side: int = 32) -> torch.Tensor:
     """A horizontal bright bar through the centre: easy to measure rotation and shift on."""
     x = torch.zeros(b, 1, side, side)
-    x[:, :, side // 2 - 1: side // 2 + 1, 4:-4] = 1.0
+    x[:, :, side // 2 - 1 : side // 2 + 1, 4:-4] = 1.0
     return x
 
 
@@ -32,7 +32,11 @@ def angle_of_bar(x: torch.Tensor) -> torch.Tensor:
     for img in x[:, 0]:
         m = img.sum()
         cr, cc = (img * r).sum() / m, (img * c).sum() / m
-        mrr, mcc, mrc = (img * (r - cr) ** 2).sum() / m, (img * (c - cc) ** 2).sum() / m, (img * (r - cr) * (c - cc)).sum() / m
+        mrr, mcc, mrc = (
+            (img * (r - cr) ** 2).sum() / m,
+            (img * (c - cc) ** 2).sum() / m,
+            (img * (r - cr) * (c - cc)).sum() / m,
+        )
         out.append(0.5 * math.degrees(math.atan2(2 * mrc, mcc - mrr)))
     return torch.tensor(out)
 

@@ -1,4 +1,5 @@
 """Comparison statistics against hand-computed values."""
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,7 @@ def test_bootstrap_accuracy_interval_matches_the_normal_approximation() -> None:
 
 
 def test_table_cells() -> None:
-    params = {"train": {"channels": "gray", "augment": {"rotation": 0, "zoom": 0.0}, "lr": 0.001,
-                        "flag": True}}
+    params = {"train": {"channels": "gray", "augment": {"rotation": 0, "zoom": 0.0}, "lr": 0.001, "flag": True}}
     assert column_value(params, "train.channels") == "gray"
     assert column_value(params, "train.augment") == "no"
     params["train"]["augment"]["zoom"] = 0.1

@@ -1,4 +1,5 @@
 """Robust decoding: every image mode to gray/RGB, EXIF orientation, bad files reported, bombs refused."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Data-parallel training with torchrun (2 processes, gloo on CPU) and MLflow tracking."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from conftest import ROOT, cnn_params, project_env, write_quadrant_store
+
 from stages import split
 
 
@@ -26,10 +27,30 @@ def params_file(tmp: Path, **base) -> Path:
 
 
 def train(tmp: Path, params: Path, out: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "stages.train", "--params", str(params), "--variant", "F0",
-                             "--store", str(tmp / "store"), "--splits", str(tmp / "splits"), "--out", str(tmp / out),
-                             "--live", str(tmp / f"live_{out}")], cwd=ROOT, env=project_env(), capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stages.train",
+            "--params",
+            str(params),
+            "--variant",
+            "F0",
+            "--store",
+            str(tmp / "store"),
+            "--splits",
+            str(tmp / "splits"),
+            "--out",
+            str(tmp / out),
+            "--live",
+            str(tmp / f"live_{out}"),
+        ],
+        cwd=ROOT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -54,7 +75,9 @@ def test_two_processes_match_one_and_only_rank_0_writes(data: Path) -> None:
     b = torch.load(data / "double/model.pt", weights_only=True)["state_dict"]
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a), max((a[k] - b[k]).abs().max().item() for k in a)
     changed = torch.load(data / "single/state.pt", weights_only=True)["history"]
-    assert changed[-1]["metrics"]["train_loss"] < changed[0]["metrics"]["train_loss"]  # it did learn: the match is not trivial
+    assert (
+        changed[-1]["metrics"]["train_loss"] < changed[0]["metrics"]["train_loss"]
+    )  # it did learn: the match is not trivial
 
 
 def test_mlflow_run_has_params_metrics_and_model(data: Path) -> None:

@@ -1,5 +1,6 @@
 """dvc.yaml cannot go stale: every stage's deps cover its imports; outputs hold no machine paths;
 user errors are one message, not a traceback."""
+
 from __future__ import annotations
 
 import ast
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, project_env, sh
 
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -62,8 +62,14 @@ def import_closure(module: str) -> set[Path]:
 
 def test_the_import_closure_sees_through_packages() -> None:
     closure = {str(p.relative_to(ROOT)) for p in import_closure("stages.split")}
-    assert {"stages/__init__.py", "stages/split.py", "imgstudy/params.py", "imgstudy/data/split.py",
-            "imgstudy/data/store.py", "imgstudy/errors.py"} <= closure
+    assert {
+        "stages/__init__.py",
+        "stages/split.py",
+        "imgstudy/params.py",
+        "imgstudy/data/split.py",
+        "imgstudy/data/store.py",
+        "imgstudy/errors.py",
+    } <= closure
     assert not any(p.startswith("imgstudy/training") for p in closure)  # split needs no training code
 
 
@@ -113,8 +119,24 @@ def run_stage(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_user_errors_are_one_message_without_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "params.yaml"
     bad.write_text((ROOT / "params.yaml").read_text().replace("optimizer: adam ", "optimizer: adamz "))
-    result = run_stage(["stages.train", "--params", str(bad), "--variant", "F0", "--store", "s", "--splits", "s",
-                        "--out", "o", "--live", "l"], ROOT)
+    result = run_stage(
+        [
+            "stages.train",
+            "--params",
+            str(bad),
+            "--variant",
+            "F0",
+            "--store",
+            "s",
+            "--splits",
+            "s",
+            "--out",
+            "o",
+            "--live",
+            "l",
+        ],
+        ROOT,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and "train.optimizer = 'adamz': unknown optimizer" in result.stderr
 
@@ -128,13 +150,39 @@ def test_user_errors_are_one_message_without_a_traceback(tmp_path: Path) -> None
     raw["download"].update(dataset="folder", location=str(tmp_path / "photos"))
     params.write_text(yaml.safe_dump(raw))
     run_stage(["stages.download", "--params", str(params), "--raw", str(tmp_path / "raw")], ROOT).check_returncode()
-    result = run_stage(["stages.preprocess", "--params", str(params), "--raw", str(tmp_path / "raw"),
-                        "--store", str(tmp_path / "store"), "--reports", str(tmp_path / "reports")], ROOT)
+    result = run_stage(
+        [
+            "stages.preprocess",
+            "--params",
+            str(params),
+            "--raw",
+            str(tmp_path / "raw"),
+            "--store",
+            str(tmp_path / "store"),
+            "--reports",
+            str(tmp_path / "reports"),
+        ],
+        ROOT,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "2 of 2 images could not be used" in result.stderr and "decode_errors.csv" in result.stderr
 
 
 def test_a_bug_keeps_its_traceback(tmp_path: Path) -> None:
-    result = run_stage(["stages.compare", "--predictions", str(tmp_path / "none"), "--live", "l", "--models", "m",
-                        "--out", str(tmp_path / "o"), "--best", str(tmp_path / "b")], ROOT)
+    result = run_stage(
+        [
+            "stages.compare",
+            "--predictions",
+            str(tmp_path / "none"),
+            "--live",
+            "l",
+            "--models",
+            "m",
+            "--out",
+            str(tmp_path / "o"),
+            "--best",
+            str(tmp_path / "b"),
+        ],
+        ROOT,
+    )
     assert result.returncode == 1 and "Traceback" in result.stderr  # a missing predictions file is not a user error

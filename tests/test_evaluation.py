@@ -1,4 +1,5 @@
 """Evaluation metrics against scikit-learn and hand computation; the binary threshold comes from validation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +7,10 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from imgstudy.evaluation.inference import predict_probs, views as _views
-from imgstudy.training.inputs import Inputs
+from imgstudy.evaluation.inference import predict_probs
+from imgstudy.evaluation.inference import views as _views
 from imgstudy.evaluation.metrics import confused_pairs, detailed_metrics, expected_calibration_error, youden_threshold
+from imgstudy.training.inputs import Inputs
 
 RNG = np.random.default_rng(3)
 Y3 = RNG.integers(0, 3, 200)

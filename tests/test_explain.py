@@ -1,5 +1,6 @@
 """Activation maps of a model that only looks at one corner: Grad-CAM finds the corner, and
 deleting what it highlights hurts the prediction more than deleting random pixels."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """A folder of labelled images through the stages and the real `dvc repro`, then shared via a DVC remote."""
+
 from __future__ import annotations
 
 import csv
@@ -8,26 +9,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PROJECT_FILES, ROOT, edit_params, sh
 from PIL import Image
 
-from conftest import PROJECT_FILES, ROOT, edit_params, sh
 from imgstudy import params as P
-from imgstudy.errors import SourceError
 from imgstudy.data.store import open_store
+from imgstudy.errors import SourceError
 from stages import download, preprocess
 
 
 def shapes_folder(root: Path, per_class: int = 30) -> Path:
     """Two classes a model can tell apart: a bright disc vs a bright bar, on noisy photos of varied sizes."""
     rng = np.random.default_rng(0)
-    for k, cls in enumerate(["bar", "disc"]):
+    for cls in ["bar", "disc"]:
         (root / cls).mkdir(parents=True)
         for i in range(per_class):
             h, w = rng.integers(40, 70), rng.integers(40, 70)
             img = rng.integers(0, 80, (h, w, 3), dtype=np.uint8)
             yy, xx = np.mgrid[:h, :w]
-            mask = ((yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (min(h, w) / 4) ** 2) if cls == "disc" \
+            mask = (
+                ((yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (min(h, w) / 4) ** 2)
+                if cls == "disc"
                 else (np.abs(yy - h / 2) < 4)
+            )
             img[mask] = 255
             Image.fromarray(img).save(root / cls / f"{i:03d}.jpg")
     (root / "disc" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
@@ -45,8 +49,16 @@ def test_preprocess_reports_bad_files_and_enforces_the_threshold(tmp_path: Path)
     images = shapes_folder(tmp_path / "photos", per_class=10)
     p = folder_params(images)
     download.run("folder", str(images), "", "auto", tmp_path / "raw")
-    summary = preprocess.run("folder", str(images), "", tmp_path / "raw", tmp_path / "store", tmp_path / "reports",
-                             p.preprocess.model_copy(update={"max_bad_fraction": 0.1}), seed=0)
+    summary = preprocess.run(
+        "folder",
+        str(images),
+        "",
+        tmp_path / "raw",
+        tmp_path / "store",
+        tmp_path / "reports",
+        p.preprocess.model_copy(update={"max_bad_fraction": 0.1}),
+        seed=0,
+    )
     assert summary == {"decoded": 20, "skipped": 1, "skipped_fraction": 1 / 21}
     with open(tmp_path / "reports/decode_errors.csv") as f:
         rows = list(csv.DictReader(f))
@@ -54,8 +66,16 @@ def test_preprocess_reports_bad_files_and_enforces_the_threshold(tmp_path: Path)
     store = open_store(tmp_path / "store")
     assert store.images.shape == (20, 32, 32, 3) and store.classes == ["bar", "disc"]
     with pytest.raises(SourceError, match=r"1 of 21 images could not be used .*reports2/decode_errors.csv"):
-        preprocess.run("folder", str(images), "", tmp_path / "raw", tmp_path / "store2", tmp_path / "reports2",
-                       p.preprocess.model_copy(update={"max_bad_fraction": 0.0}), seed=0)
+        preprocess.run(
+            "folder",
+            str(images),
+            "",
+            tmp_path / "raw",
+            tmp_path / "store2",
+            tmp_path / "reports2",
+            p.preprocess.model_copy(update={"max_bad_fraction": 0.0}),
+            seed=0,
+        )
     assert (tmp_path / "reports2/decode_errors.csv").read_text().count("broken.jpg") == 1  # listed before failing
 
 
@@ -65,14 +85,34 @@ def test_folder_dataset_repro_then_push_clone_pull_has_nothing_to_rebuild(tmp_pa
     for name in PROJECT_FILES:
         src, dst = ROOT / name, repo / name
         dst.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
-         else shutil.copy2(src, dst))
-    edit_params(repo, {"download.dataset": "folder", "download.location": str(images), "preprocess.size": 32,
-                       "preprocess.max_samples": 0, "preprocess.max_bad_fraction": 0.05, "split.test": "fraction",
-                       "split.val_fraction": 0.2, "split.test_fraction": 0.2, "grid": ["B0"], "train.model": "cnn",
-                       "train.normalize": "dataset", "train.epochs": 3, "train.batch_size": 16, "train.lr": 0.003,
-                       "train.cnn.widths": [16, 32], "train.cnn.dense": [32], "compare.bootstrap": 50,
-                       "explain.per_class": 2})
+        (
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+            if src.is_dir()
+            else shutil.copy2(src, dst)
+        )
+    edit_params(
+        repo,
+        {
+            "download.dataset": "folder",
+            "download.location": str(images),
+            "preprocess.size": 32,
+            "preprocess.max_samples": 0,
+            "preprocess.max_bad_fraction": 0.05,
+            "split.test": "fraction",
+            "split.val_fraction": 0.2,
+            "split.test_fraction": 0.2,
+            "grid": ["B0"],
+            "train.model": "cnn",
+            "train.normalize": "dataset",
+            "train.epochs": 3,
+            "train.batch_size": 16,
+            "train.lr": 0.003,
+            "train.cnn.widths": [16, 32],
+            "train.cnn.dense": [32],
+            "compare.bootstrap": 50,
+            "explain.per_class": 2,
+        },
+    )
     sh(repo, "git", "init", "-q", "-b", "main")
     sh(repo, "dvc", "remote", "add", "-d", "team", str(tmp_path / "remote"))
     sh(repo, "git", "add", "-A")

@@ -1,4 +1,5 @@
 """Losses against hand-computed values, class weights against scikit-learn, optimizers and schedules."""
+
 from __future__ import annotations
 
 import math
@@ -31,7 +32,7 @@ def test_focal_with_gamma_zero_is_cross_entropy_and_down_weights_easy_samples() 
     assert LOSSES["focal"](None, 0.0, 0.0)(Z, Y).item() == pytest.approx(ce_by_hand(Z.tolist(), Y.tolist()))
     p0 = torch.softmax(Z, 1)[0, 0].item()  # the easy sample
     p1 = torch.softmax(Z, 1)[1, 2].item()
-    expected = np.mean([-(1 - p0) ** 2 * math.log(p0), -(1 - p1) ** 2 * math.log(p1)])
+    expected = np.mean([-((1 - p0) ** 2) * math.log(p0), -((1 - p1) ** 2) * math.log(p1)])
     assert LOSSES["focal"](None, 0.0, 2.0)(Z, Y).item() == pytest.approx(expected)
 
 
@@ -65,7 +66,8 @@ def test_class_weights() -> None:
     # Weighted cross-entropy: the rare class's error counts more.
     w = torch.tensor([1.0, 1.0, 10.0])
     assert LOSSES["focal"](w, 0.0, 0.0)(Z, Y).item() == pytest.approx(
-        torch.nn.functional.cross_entropy(Z, Y, weight=w).item())
+        torch.nn.functional.cross_entropy(Z, Y, weight=w).item()
+    )
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS.names())

@@ -1,14 +1,14 @@
 """Every registered model: forward and backward on a tiny batch; the MNIST CNN exactly as specified."""
+
 from __future__ import annotations
 
 import pytest
 import torch
+from conftest import ROOT
 from torch import nn
 
-from conftest import ROOT
 from imgstudy import params as P
 from imgstudy.models import MODELS, build_model
-
 
 TRAIN = P.load(ROOT / "params.yaml", "F0").train
 

@@ -1,12 +1,13 @@
 """params.yaml validation: bad params fail before work starts, naming key, value and choices."""
+
 from __future__ import annotations
 
 import copy
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from imgstudy import params as P
 
 RAW = {**P.read_yaml(ROOT / "params.yaml"), "variants": {"default": {}}, "grid": ["default"]}

@@ -1,5 +1,6 @@
 """The real `dvc repro`, `dvc exp run`, `dvc queue` and a teammate's push/pull on a tiny copy of the
 study, in a temporary git repo."""
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,16 @@ def name_of(v: str) -> str:
 
 def check_variant_outputs(repo: Path, v: str) -> dict:
     test = json.loads((repo / f"metrics/{v}/test.json").read_text())
-    assert set(test) >= {"accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc", "parameters",
-                         "latency_ms_b1", "latency_ms_b256"}
+    assert set(test) >= {
+        "accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "roc_auc",
+        "parameters",
+        "latency_ms_b1",
+        "latency_ms_b256",
+    }
     assert all(0.0 <= test[m] <= 1.0 for m in ("accuracy", "precision_macro", "recall_macro", "f1_macro"))
     assert test["latency_ms_b1"] > 0 and test["latency_ms_b256"] > 0
     classes = json.loads((repo / f"metrics/{v}/classes.json").read_text())["classes"]
@@ -42,8 +51,16 @@ def check_variant_outputs(repo: Path, v: str) -> dict:
     for name in ("confusion.png", "curves.png", "reliability.png", "mistakes.png", "roc.csv", "pr.csv"):
         assert (repo / f"plots/{v}/evaluate/{name}").stat().st_size > 100, name
     robust = json.loads((repo / f"metrics/{v}/robustness.json").read_text())
-    assert set(robust["corruptions"]) == {"shift", "rotate", "zoom", "contrast", "brightness", "noise", "blur",
-                                          "imperfect"}
+    assert set(robust["corruptions"]) == {
+        "shift",
+        "rotate",
+        "zoom",
+        "contrast",
+        "brightness",
+        "noise",
+        "blur",
+        "imperfect",
+    }
     assert 0 <= robust["mean_corruption_accuracy"] <= 1 and robust["samples"] == min(100, test["samples"])
     assert (repo / f"plots/{v}/robustness/robustness.png").stat().st_size > 100
     return test
@@ -90,8 +107,12 @@ def test_grid_repro_compare_experiments_and_a_teammate(tiny_repo: Path, tmp_path
     # Nothing changed: nothing runs. F.4's learning rate changes: only F.4 and compare run.
     assert ran(sh(tiny_repo, "dvc", "repro", "compare").stdout) == set()
     edit_params(tiny_repo, {"variants.F4.train.lr": 0.0005})
-    assert ran(sh(tiny_repo, "dvc", "repro", "compare").stdout) == {"train@F4", "evaluate@F4", "robustness@F4",
-                                                                    "compare"}
+    assert ran(sh(tiny_repo, "dvc", "repro", "compare").stdout) == {
+        "train@F4",
+        "evaluate@F4",
+        "robustness@F4",
+        "compare",
+    }
     sh(tiny_repo, "git", "add", "-A")
     sh(tiny_repo, "git", "commit", "-qm", "baseline")
     experiments_run_and_queue_and_show(tiny_repo)
@@ -105,8 +126,13 @@ def check_dvc_views(repo: Path, best: str) -> None:
     page = (repo / "plots_html/index.html").read_text()
     titles = re.findall(r'"title": \{"text": "([^"]+)"', page)
     images = re.findall(r'<img src="static/([^"]+)"', page)
-    assert titles == ["Validation accuracy per epoch", "Validation loss per epoch",
-                      "Test metrics with bootstrap intervals", "Best variant's confusion matrix", "Best variant's ROC"]
+    assert titles == [
+        "Validation accuracy per epoch",
+        "Validation loss per epoch",
+        "Test metrics with bootstrap intervals",
+        "Best variant's confusion matrix",
+        "Best variant's ROC",
+    ]
     assert len(titles) + len(images) <= 20 and any(i.endswith("robustness.png") for i in images), images
     assert all(f'"variant": "{name_of(v)}"' in page for v in GRID)  # every variant's curve
     metrics = json.loads(sh(repo, "dvc", "metrics", "show", "--json").stdout)
@@ -114,8 +140,21 @@ def check_dvc_views(repo: Path, best: str) -> None:
     assert summary["best"] == name_of(best) and set(summary) == {"best", "f1_macro", *GRID}
     detail = json.loads(sh(repo, "dvc", "metrics", "show", "metrics/F1/test.json", "--json").stdout)
     assert "log_loss" in next(iter(detail.values()))["data"]["metrics/F1/test.json"]["data"]
-    sh(repo, "dvc", "plots", "show", "plots/F1/evaluate/confusion.csv", "--template", "confusion", "-x", "actual",
-       "-y", "predicted", "-o", "detail_html")
+    sh(
+        repo,
+        "dvc",
+        "plots",
+        "show",
+        "plots/F1/evaluate/confusion.csv",
+        "--template",
+        "confusion",
+        "-x",
+        "actual",
+        "-y",
+        "predicted",
+        "-o",
+        "detail_html",
+    )
     assert "confusion.csv" in (repo / "detail_html/index.html").read_text()
 
 

@@ -1,5 +1,6 @@
 """Precision follows the hardware: bf16 where the CPU multiplies it natively (AMX), fp32 elsewhere,
 decided in one place for training and inference alike."""
+
 from __future__ import annotations
 
 import ast
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import ROOT, cnn_params, write_quadrant_store
+
 from imgstudy import params as P
 from imgstudy.training import checkpoint, precision
 from imgstudy.training.precision import choose_precision, cpu_kind
@@ -60,7 +61,13 @@ def test_no_other_place_decides_precision() -> None:
             if path.name == "precision.py":
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Attribute) and node.attr in ("autocast", "bfloat16", "get_cpu_capability"):
+                if not isinstance(node, ast.Attribute):
+                    continue
+                on_torch = isinstance(node.value, ast.Name) and node.value.id == "torch"
+                if (on_torch and node.attr in ("autocast", "bfloat16", "float16")) or node.attr in (
+                    "get_cpu_capability",
+                    "get_capabilities",
+                ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.attr}")
     assert not offenders, offenders
 

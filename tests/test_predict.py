@@ -1,4 +1,5 @@
 """Using a trained model: predict on files and folders, export, the JSON endpoint under load."""
+
 from __future__ import annotations
 
 import csv
@@ -17,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, cnn_params, project_env, quadrant_images, write_quadrant_store
 from PIL import Image
 
-from conftest import ROOT, cnn_params, project_env, quadrant_images, write_quadrant_store
 from imgstudy import params as P
 from imgstudy.serving.predict import Predictor, expand_inputs
 from stages import split, train
@@ -31,8 +32,9 @@ def trained(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("trained")
     write_quadrant_store(root / "store", 480, test=80)
     split.run(root / "store", root / "splits", "official", 0.2, 0.1, seed=0)
-    train.run(P.resolve(cnn_params(epochs=3, batch_size=32), "F0"), root / "store", root / "splits", root / "m",
-              root / "live")
+    train.run(
+        P.resolve(cnn_params(epochs=3, batch_size=32), "F0"), root / "store", root / "splits", root / "m", root / "live"
+    )
     return root / "m" / "model.pt"
 
 
@@ -66,12 +68,30 @@ def test_predict_a_folder_with_a_corrupt_file(trained: Path, tmp_path: Path) -> 
 def test_predict_command_writes_csv(trained: Path, tmp_path: Path) -> None:
     photo(1).save(tmp_path / "a.png")
     out = tmp_path / "pred.csv"
-    subprocess.run([sys.executable, "-m", "tools.predict", str(tmp_path / "*.png"), str(tmp_path / "missing.jpg"),
-                    "--model", str(trained), "--top-k", "2", "--out", str(out)], cwd=ROOT, env=project_env(),
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.predict",
+            str(tmp_path / "*.png"),
+            str(tmp_path / "missing.jpg"),
+            "--model",
+            str(trained),
+            "--top-k",
+            "2",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=project_env(),
+        check=True,
+        capture_output=True,
+    )
     rows = list(csv.DictReader(open(out)))
-    assert [(Path(r["path"]).name, r["status"], r["class_1"]) for r in rows] == [("a.png", "ok", "tr"),
-                                                                                ("missing.jpg", "error", "")]
+    assert [(Path(r["path"]).name, r["status"], r["class_1"]) for r in rows] == [
+        ("a.png", "ok", "tr"),
+        ("missing.jpg", "error", ""),
+    ]
 
 
 def test_exported_models_match_pytorch(trained: Path, tmp_path: Path) -> None:
@@ -163,9 +183,18 @@ def test_the_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,700"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1000,700",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     try:

@@ -1,4 +1,5 @@
 """Each preprocessing switch checked by its numbers."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Every study preset is a valid, complete params file, on its own data and offline."""
+
 from __future__ import annotations
 
 import json
@@ -21,12 +22,24 @@ def test_presets_hold_only_differences() -> None:
 
 
 def test_merging_replaces_user_keyed_maps_and_merges_sections() -> None:
-    base = {"train": {"lr": 1, "augment": {"zoom": 0.1, "shift": 0.1}}, "variants": {"A0": {}, "F0": {}},
-            "compare": {"metric": "f1", "columns": {"Channels": "train.channels"}}}
-    merged = P.merge(base, {"train": {"augment": {"zoom": 0.0}}, "variants": {"cnn": {}},
-                            "compare": {"columns": {"Model": "train.model"}}})
+    base = {
+        "train": {"lr": 1, "augment": {"zoom": 0.1, "shift": 0.1}},
+        "variants": {"A0": {}, "F0": {}},
+        "compare": {"metric": "f1", "columns": {"Channels": "train.channels"}},
+    }
+    merged = P.merge(
+        base,
+        {
+            "train": {"augment": {"zoom": 0.0}},
+            "variants": {"cnn": {}},
+            "compare": {"columns": {"Model": "train.model"}},
+        },
+    )
     assert merged["train"] == {"lr": 1, "augment": {"zoom": 0.0, "shift": 0.1}}
-    assert merged["variants"] == {"cnn": {}} and merged["compare"] == {"metric": "f1", "columns": {"Model": "train.model"}}
+    assert merged["variants"] == {"cnn": {}} and merged["compare"] == {
+        "metric": "f1",
+        "columns": {"Model": "train.model"},
+    }
     assert P.repeated(base, {"train": {"lr": 1, "augment": {"zoom": 0.2}}}) == ["train.lr"]
 
 
@@ -38,6 +51,15 @@ def test_presets_resolve_to_the_recorded_variants() -> None:
         raw = P.yaml_text(preset.render(name))
         resolved = {v: P.resolve(raw, v).model_dump(mode="json") for v in raw["grid"] + raw["seg_grid"]}
         assert resolved == recorded[name], name
+
+
+def test_search_spaces_change_the_model_their_variant_trains() -> None:
+    for name in NAMES:
+        P.check_search_space(P.yaml_text(preset.render(name)), name)
+    raw = P.yaml_text(preset.render("mnist"))
+    raw["search"]["space"]["train.transfer.head_dropout"] = {"low": 0.0, "high": 0.5}
+    with pytest.raises(P.ParamsError, match="'train.transfer.head_dropout' does not change model 'mnist_cnn'"):
+        P.check_search_space(raw, "mnist")
 
 
 def test_one_preset_per_study() -> None:
@@ -66,8 +88,12 @@ def test_study_specifics() -> None:
     chest = P.resolve(P.yaml_text(preset.render("chest_xray", False)), "two_stage").train
     assert (chest.model, chest.class_weights, chest.finetune.epochs > 0) == ("mobilenet_v3_large", "balanced", True)
     lung = P.resolve(P.yaml_text(preset.render("lung_ct", False)), "vgg16_improved").train
-    assert (lung.loss, lung.normalize, lung.transfer.init, lung.grad_clip > 0) == ("bce_with_logits", "dataset",
-                                                                                   "xavier_uniform", True)
+    assert (lung.loss, lung.normalize, lung.transfer.init, lung.grad_clip > 0) == (
+        "bce_with_logits",
+        "dataset",
+        "xavier_uniform",
+        True,
+    )
     dogs = P.yaml_text(preset.render("dog_breeds", False))
     assert {"mobilenet_v2", "resnet50", "vgg16", "vgg19", "cnn"} <= set(dogs["grid"])
     seg = P.yaml_text(preset.render("lung_ct_seg", False))

@@ -7,22 +7,29 @@ variant of every other kind it has (model family, one or two phases, UNet encode
 path of every study runs end to end. `pytest -m slow tests/test_presets_e2e.py` builds every variant of every
 preset (docs/testing.md gives its time).
 """
+
 from __future__ import annotations
 
 import json
 
 import pytest
 import yaml
-
 from conftest import copy_project, sh
+
 from imgstudy import params as P
 from imgstudy.evaluation.compare import display_name
 from imgstudy.models import MODELS
 from tools import preset
 
-SHRINK = {("preprocess", "max_samples"): 300, ("train", "epochs"): 1, ("segment", "epochs"): 1,
-          ("robustness", "max_samples"): 50, ("compare", "bootstrap"): 50, ("evaluate", "latency_repeats"): 1,
-          ("base", "threads"): 1}
+SHRINK = {
+    ("preprocess", "max_samples"): 300,
+    ("train", "epochs"): 1,
+    ("segment", "epochs"): 1,
+    ("robustness", "max_samples"): 50,
+    ("compare", "bootstrap"): 50,
+    ("evaluate", "latency_repeats"): 1,
+    ("base", "threads"): 1,
+}
 
 
 def kinds(raw: dict, names: list[str], section: str) -> list[str]:

@@ -1,10 +1,10 @@
 """dvc.yaml and params.yaml agree: every interpolated key, code dependency and stage module exists."""
+
 from __future__ import annotations
 
 import re
 
 import yaml
-
 from conftest import ROOT
 
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())

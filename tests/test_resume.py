@@ -1,4 +1,5 @@
 """A train stage killed mid-run resumes from its last epoch and ends with the same weights."""
+
 from __future__ import annotations
 
 import signal
@@ -9,15 +10,29 @@ from pathlib import Path
 
 import torch
 import yaml
-
 from conftest import ROOT, cnn_params, project_env, write_quadrant_store
+
 from stages import split
 
 
 def train_cmd(tmp: Path, out: str) -> list[str]:
-    return [sys.executable, "-m", "stages.train", "--params", str(tmp / "params.yaml"), "--variant", "F0",
-            "--store", str(tmp / "store"), "--splits", str(tmp / "splits"), "--out", str(tmp / out),
-            "--live", str(tmp / f"live_{out}")]
+    return [
+        sys.executable,
+        "-m",
+        "stages.train",
+        "--params",
+        str(tmp / "params.yaml"),
+        "--variant",
+        "F0",
+        "--store",
+        str(tmp / "store"),
+        "--splits",
+        str(tmp / "splits"),
+        "--out",
+        str(tmp / out),
+        "--live",
+        str(tmp / f"live_{out}"),
+    ]
 
 
 def weights(path: Path) -> dict:
@@ -34,8 +49,9 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
 
     subprocess.run(train_cmd(tmp_path, "straight"), cwd=ROOT, env=env, check=True, capture_output=True)
 
-    proc = subprocess.Popen(train_cmd(tmp_path, "killed"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        train_cmd(tmp_path, "killed"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     state = tmp_path / "killed/state.pt"
     deadline = time.time() + 120
     while not state.exists() and time.time() < deadline:
@@ -45,8 +61,9 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     first = proc.communicate()[0]
     assert "epoch 1 " in first and "epoch 3 " not in first, first  # killed after epoch 1, before the end
 
-    second = subprocess.run(train_cmd(tmp_path, "killed"), cwd=ROOT, env=env, check=True, capture_output=True,
-                            text=True).stdout
+    second = subprocess.run(
+        train_cmd(tmp_path, "killed"), cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
     assert "resuming" in second and "epoch 1 " not in second and "epoch 3 " in second, second
     for name in ("state.pt", "model.pt"):
         a, b = weights(tmp_path / "straight" / name), weights(tmp_path / "killed" / name)
@@ -66,6 +83,5 @@ def test_changed_params_start_over(tmp_path: Path) -> None:
     subprocess.run(train_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True)
     raw["train"]["lr"] = 0.001
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    out = subprocess.run(train_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(train_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
     assert "resuming" not in out and "epoch 1 " in out

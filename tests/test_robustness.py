@@ -1,4 +1,5 @@
 """Each corruption changes images by its stated amount."""
+
 from __future__ import annotations
 
 import math
@@ -6,16 +7,15 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_augment import angle_of_bar, bar_image, centroid
 
 from imgstudy.evaluation.robustness import CORRUPTIONS, LEVELS
-
-from test_augment import angle_of_bar, bar_image, centroid
 
 
 def square(b: int = 4, side: int = 40, size: int = 16) -> torch.Tensor:
     x = torch.zeros(b, 1, side, side)
     lo = (side - size) // 2
-    x[:, :, lo:lo + size, lo:lo + size] = 1.0
+    x[:, :, lo : lo + size, lo : lo + size] = 1.0
     return x
 
 

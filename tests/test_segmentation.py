@@ -1,6 +1,7 @@
 """The segmentation branch: scores against hand-computed values, masks decoded and resized
 without invented classes, image/mask pairing with reports, NIfTI slicing, aligned
 augmentation, UNet shapes, resume, and `dvc repro` of the branch on generated shapes."""
+
 from __future__ import annotations
 
 import csv
@@ -13,24 +14,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from conftest import edit_params, sh
 from httpserver import Server
+from PIL import Image
+
 from imgstudy import params as P
+from imgstudy.data import prepare
+from imgstudy.data.catalog import dataset
+from imgstudy.data.masks import MaskSpec, resize_masks, to_classes, window
+from imgstudy.data.sources.pairs import NiftiSegDataset
+from imgstudy.data.sources.shapes import draw_shapes
+from imgstudy.data.store import open_store
+from imgstudy.evaluation.segmetrics import hd95, overlap, per_image, summarize
+from imgstudy.models.unet import build_unet
 from imgstudy.training.augment import Augment
 from imgstudy.training.inputs import Inputs
-from imgstudy.data.masks import MaskSpec, resize_masks, to_classes, window
-from imgstudy.models.unet import build_unet
 from imgstudy.training.loop import FitConfig, Phase, fit
 from imgstudy.training.segment import SEG_LOSSES
 from imgstudy.training.tasks import SegmentTask, batch_dice
-from imgstudy.evaluation.segmetrics import hd95, overlap, per_image, summarize
-from imgstudy.data.sources.shapes import draw_shapes
-from imgstudy.data.catalog import dataset
-from imgstudy.data.sources.pairs import NiftiSegDataset
-from imgstudy.data.store import open_store
-from imgstudy.data import prepare
 from stages import preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,8 @@ def test_dice_and_iou_match_hand_computed_values() -> None:
     assert scores["dice"][1].tolist() == [1.0, 1.0] and scores["pixel_accuracy"][0] == 10 / 12
     s = summarize(scores, ["background", "object"])
     assert s["dice_mean"] == pytest.approx((6 / 8 + 1) / 2) and s["per_class"]["object"]["iou"] == pytest.approx(
-        (3 / 5 + 1) / 2)
+        (3 / 5 + 1) / 2
+    )
 
 
 def test_hd95_in_pixels_and_undefined_when_one_side_is_empty() -> None:
@@ -115,8 +117,18 @@ def test_pair_augmentation_moves_images_and_masks_together() -> None:
 @pytest.mark.parametrize("encoder", ["none", "resnet18", "mobilenet_v2"])
 @pytest.mark.parametrize("upsample", ["transpose", "bilinear"])
 def test_unet_gives_one_logit_per_class_and_pixel(encoder: str, upsample: str) -> None:
-    model = build_unet(1, 3, depth=3, width=4, batchnorm=True, dropout=0.1, upsample=upsample, encoder=encoder,
-                       weights="none", init="kaiming")
+    model = build_unet(
+        1,
+        3,
+        depth=3,
+        width=4,
+        batchnorm=True,
+        dropout=0.1,
+        upsample=upsample,
+        encoder=encoder,
+        weights="none",
+        init="kaiming",
+    )
     assert model(torch.randn(2, 1, 40, 40)).shape == (2, 3, 40, 40)  # odd sizes at depth 3 included
 
 
@@ -134,10 +146,24 @@ def tiny_fit(epochs: int, state: Path | None):
     inputs = Inputs.fit(x, "native", "dataset", channels_last=False)
     torch.manual_seed(0)
     model = build_unet(1, 2, 2, 4, True, 0.0, "transpose", "none", "none", "xavier_uniform")
-    cfg = FitConfig(phases=(Phase(epochs=epochs, lr=3e-3),), batch_size=8, optimizer="adamw", weight_decay=1e-4,
-                    monitor="val_dice", patience=10, seed=0)
-    task = SegmentTask((x[:40], m[:40]), (x[40:], m[40:]), inputs, SEG_LOSSES["dice_bce"](2.0), torch.device("cpu"),
-                       augment=Augment(rotation=10, shift=0.1), batch_size=8)
+    cfg = FitConfig(
+        phases=(Phase(epochs=epochs, lr=3e-3),),
+        batch_size=8,
+        optimizer="adamw",
+        weight_decay=1e-4,
+        monitor="val_dice",
+        patience=10,
+        seed=0,
+    )
+    task = SegmentTask(
+        (x[:40], m[:40]),
+        (x[40:], m[40:]),
+        inputs,
+        SEG_LOSSES["dice_bce"](2.0),
+        torch.device("cpu"),
+        augment=Augment(rotation=10, shift=0.1),
+        batch_size=8,
+    )
     history = fit(model, task, cfg, torch.device("cpu"), lambda r, mod: None, state, "stamp")
     return model, history
 
@@ -175,8 +201,9 @@ def test_pairs_are_matched_by_name_and_every_unusable_pair_is_reported(tmp_path:
     Image.new("L", (24, 20)).save(src / "masks" / "5_mask.png")  # wrong size for image 5
     (src / "masks" / "4_mask.png").write_bytes(b"not a png")  # unreadable
     dataset("masks", str(src)).fetch(tmp_path / "raw/masks", "auto")
-    summary = preprocess.run("masks", str(src), "", tmp_path / "raw", tmp_path / "store", tmp_path / "reports",
-                             seg_params(), seed=0)
+    summary = preprocess.run(
+        "masks", str(src), "", tmp_path / "raw", tmp_path / "store", tmp_path / "reports", seg_params(), seed=0
+    )
     with open(tmp_path / "reports/decode_errors.csv") as f:
         reasons = {Path(r["path"]).name: r["reason"] for r in csv.DictReader(f)}
     assert reasons["lonely.png"] == "no mask with this name" and reasons["orphan.png"] == "no image with this name"
@@ -218,14 +245,27 @@ def test_nifti_volumes_download_window_and_slice_into_pairs(tmp_path: Path) -> N
 
 
 def test_the_segmentation_branch_builds_with_dvc_repro(tiny_repo: Path) -> None:
-    edit_params(tiny_repo, {"download.dataset": "shapes", "preprocess.size": 32, "preprocess.max_samples": 450,
-                            "split.test": "fraction", "segment.epochs": 4, "segment.batch_size": 16,
-                            "segment.unet.depth": 2, "segment.unet.width": 8, "segment.overlays": 2,
-                            "variants.U": {}, "seg_grid": ["U"]})
+    edit_params(
+        tiny_repo,
+        {
+            "download.dataset": "shapes",
+            "preprocess.size": 32,
+            "preprocess.max_samples": 450,
+            "split.test": "fraction",
+            "segment.epochs": 4,
+            "segment.batch_size": 16,
+            "segment.unet.depth": 2,
+            "segment.unet.width": 8,
+            "segment.overlays": 2,
+            "variants.U": {},
+            "seg_grid": ["U"],
+        },
+    )
     sh(tiny_repo, "git", "commit", "-qam", "segmentation")
     out = sh(tiny_repo, "dvc", "repro", "seg_evaluate@U").stdout
     assert {"download", "preprocess", "split", "seg_train@U", "seg_evaluate@U"} <= {
-        line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+        line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")
+    }
     test = json.loads((tiny_repo / "segmentation/metrics/U/test.json").read_text())
     assert test["dice_mean"] > 0.9 and test["iou_mean"] > 0.8, test  # generated shapes are learnable fast
     with open(tiny_repo / "segmentation/plots/U/per_image.csv") as f:
@@ -243,12 +283,23 @@ def test_a_csv_manifest_of_pairs_keeps_its_split_and_reports_missing_files(tmp_p
     (src / "images").mkdir(parents=True)
     (src / "masks").mkdir()
     write_pairs(src)
-    rows = ["image,mask,split"] + [f"images/{i}.png,masks/{i}_mask.png,{'test' if i < 2 else 'train'}"
-                                   for i in range(6)] + ["images/gone.png,masks/gone.png,train"]
+    rows = (
+        ["image,mask,split"]
+        + [f"images/{i}.png,masks/{i}_mask.png,{'test' if i < 2 else 'train'}" for i in range(6)]
+        + ["images/gone.png,masks/gone.png,train"]
+    )
     (src / "pairs.csv").write_text("\n".join(rows) + "\n")
     dataset("masks_csv", str(src / "pairs.csv")).fetch(tmp_path / "raw/masks_csv", "auto")
-    summary = preprocess.run("masks_csv", str(src / "pairs.csv"), "", tmp_path / "raw", tmp_path / "store",
-                             tmp_path / "reports", seg_params(), seed=0)
+    summary = preprocess.run(
+        "masks_csv",
+        str(src / "pairs.csv"),
+        "",
+        tmp_path / "raw",
+        tmp_path / "store",
+        tmp_path / "reports",
+        seg_params(),
+        seed=0,
+    )
     assert summary == {"decoded": 6, "skipped": 1, "skipped_fraction": 1 / 7}
     assert "images/gone.png,listed in listing.csv but missing" in (tmp_path / "reports/decode_errors.csv").read_text()
     with open(tmp_path / "store/samples.csv") as f:

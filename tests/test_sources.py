@@ -1,4 +1,5 @@
 """Dataset sources: IDX files, the offline MNIST package, and downloads from a loopback server."""
+
 from __future__ import annotations
 
 import gzip
@@ -9,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from httpserver import Faults, Server
-from imgstudy.data.fetch import download
-from imgstudy.errors import DownloadError
+
 from imgstudy.data.catalog import MNIST
+from imgstudy.data.fetch import download
 from imgstudy.data.formats import NumpyOnlyUnpickler, read_idx, write_idx
 from imgstudy.data.sources.idx import IdxDataset
-from imgstudy.errors import SourceError
+from imgstudy.errors import DownloadError, SourceError
 
 RNG = np.random.default_rng(0)
 
@@ -65,10 +65,12 @@ def test_offline_mnist_is_the_official_set(tmp_path: Path) -> None:
 
 def tiny_idx_dataset(tmp_path: Path, mirrors: tuple[str, ...], corrupt: bool = False):
     """An MNIST-layout dataset of 6 train / 4 test images, gzipped, with real sha256 sums."""
-    arrays = {"train_images": RNG.integers(0, 256, (6, 28, 28), dtype=np.uint8),
-              "train_labels": np.array([0, 1, 2, 0, 1, 2], np.uint8),
-              "test_images": RNG.integers(0, 256, (4, 28, 28), dtype=np.uint8),
-              "test_labels": np.array([2, 1, 0, 0], np.uint8)}
+    arrays = {
+        "train_images": RNG.integers(0, 256, (6, 28, 28), dtype=np.uint8),
+        "train_labels": np.array([0, 1, 2, 0, 1, 2], np.uint8),
+        "test_images": RNG.integers(0, 256, (4, 28, 28), dtype=np.uint8),
+        "test_labels": np.array([2, 1, 0, 0], np.uint8),
+    }
     files, served = {}, {}
     for role, array in arrays.items():
         body = gzip.compress(idx_bytes(array, tmp_path / role))

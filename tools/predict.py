@@ -7,6 +7,7 @@ The default model is the study's best variant (best_model/model.pt from the comp
 Images are decoded with the preprocessing saved in the model's card. Unreadable inputs get
 a row with the reason; the others still get answers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,8 @@ import sys
 from pathlib import Path
 
 from imgstudy import params as P
-from imgstudy.training.runtime import select_device
 from imgstudy.serving.predict import Predictor, expand_inputs
+from imgstudy.training.runtime import select_device
 from stages import cli
 
 

@@ -15,6 +15,7 @@ data, images of at most OFFLINE_SIZE px, at most OFFLINE_EPOCHS epochs per phase
 initialization for backbones whose ImageNet weights are not on the machine. Every other
 setting - the variants, models and switches - stays the study's own.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,10 @@ def default_params(root: Path = ROOT) -> dict:
     if text.startswith(MARKER):
         shown = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=root, capture_output=True, text=True)
         if shown.returncode != 0 or shown.stdout.startswith(MARKER):
-            raise ParamsError("params.yaml holds a generated preset and git has no default params.yaml to merge "
-                              "onto; restore the default study's params.yaml first")
+            raise ParamsError(
+                "params.yaml holds a generated preset and git has no default params.yaml to merge "
+                "onto; restore the default study's params.yaml first"
+            )
         text = shown.stdout
     return P.yaml_text(text, "params.yaml")
 
@@ -64,13 +67,17 @@ def offline_params(doc: dict) -> dict:
     if seg:
         doc["preprocess"].update(masks="binary", mask_classes=[])
         doc["segment"]["epochs"] = min(doc["segment"]["epochs"], OFFLINE_EPOCHS)
-        doc["segment"]["unet"]["weights"] = "imagenet_or_random" if doc["segment"]["unet"]["weights"] != "none" \
-            else "none"
+        doc["segment"]["unet"]["weights"] = (
+            "imagenet_or_random" if doc["segment"]["unet"]["weights"] != "none" else "none"
+        )
     doc["split"]["test"] = "fraction" if seg else "official"  # the shapes have no official split
     doc["preprocess"]["max_samples"] = OFFLINE_SAMPLES
     doc["preprocess"]["size"] = min(doc["preprocess"]["size"], OFFLINE_SIZE)
     t = doc["train"]
-    t["epochs"], t["finetune"]["epochs"] = min(t["epochs"], OFFLINE_EPOCHS), min(t["finetune"]["epochs"], OFFLINE_EPOCHS)
+    t["epochs"], t["finetune"]["epochs"] = (
+        min(t["epochs"], OFFLINE_EPOCHS),
+        min(t["finetune"]["epochs"], OFFLINE_EPOCHS),
+    )
     for section in [t] + [(v.get("train") or {}) for v in doc["variants"].values()]:  # variants may ask too
         transfer = section.get("transfer") or {}
         if transfer.get("weights") == "imagenet":
@@ -85,8 +92,10 @@ def render(name: str, offline: bool = False, root: Path = ROOT) -> str:
         doc = offline_params(doc)
     P.resolve(doc, source=f"studies/{name}.yaml")  # fails here, naming the key, if invalid
     flag = " --offline" if offline else ""
-    header = (f"{MARKER} {name}{flag}`: the default params.yaml merged with studies/{name}.yaml.\n"
-              "# Edit the preset, not this file; `git checkout params.yaml` returns to the default study.\n")
+    header = (
+        f"{MARKER} {name}{flag}`: the default params.yaml merged with studies/{name}.yaml.\n"
+        "# Edit the preset, not this file; `git checkout params.yaml` returns to the default study.\n"
+    )
     return header + yaml.safe_dump(doc, sort_keys=False, width=110)
 
 
@@ -94,8 +103,11 @@ def render(name: str, offline: bool = False, root: Path = ROOT) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help=f"one of: {', '.join(presets())}")
-    parser.add_argument("--offline", action="store_true",
-                        help="run the study's grid on built-in data (MNIST, or the generated shapes for segmentation)")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="run the study's grid on built-in data (MNIST, or the generated shapes for segmentation)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "params.yaml")
     args = parser.parse_args()
     args.out.write_text(render(args.name, args.offline))

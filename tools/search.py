@@ -10,6 +10,7 @@ is written to search/best.yaml with the `dvc exp run -S ...` command that reprod
 inside the pipeline. Searching is exploration, not a pipeline stage: its result comes
 back into the pipeline through that experiment.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,12 +50,20 @@ def with_values(raw: dict, variant: str, values: dict) -> P.Params:
 
 
 def run(raw: dict, store: Path, splits: Path, out: Path) -> optuna.Study:
-    s = P.resolve(raw, source="params").search
+    s = P.check_search_space(raw).search
     out.mkdir(parents=True, exist_ok=True)
-    sampler = (optuna.samplers.TPESampler(seed=raw["base"]["seed"]) if s.sampler == "tpe"
-               else optuna.samplers.RandomSampler(seed=raw["base"]["seed"]))
-    study = optuna.create_study(study_name="search", storage=f"sqlite:///{out / 'study.db'}", load_if_exists=True,
-                                direction="maximize" if s.metric == "val_acc" else "minimize", sampler=sampler)
+    sampler = (
+        optuna.samplers.TPESampler(seed=raw["base"]["seed"])
+        if s.sampler == "tpe"
+        else optuna.samplers.RandomSampler(seed=raw["base"]["seed"])
+    )
+    study = optuna.create_study(
+        study_name="search",
+        storage=f"sqlite:///{out / 'study.db'}",
+        load_if_exists=True,
+        direction="maximize" if s.metric == "val_acc" else "minimize",
+        sampler=sampler,
+    )
 
     def objective(trial: optuna.Trial) -> float:
         values = {key: suggest(trial, key, dim) for key, dim in s.space.items()}
@@ -71,10 +80,19 @@ def run(raw: dict, store: Path, splits: Path, out: Path) -> optuna.Study:
     study.optimize(objective, n_trials=max(0, s.trials - done))
     best = study.best_trial
     sets = [f"variants.{s.variant}.{key}={value}" for key, value in best.params.items()]
-    (out / "best.yaml").write_text(yaml.safe_dump({
-        "variant": s.variant, "metric": s.metric, "value": best.value, "trial": best.number,
-        "params": best.params, "command": "dvc exp run " + " ".join(f"-S {shlex.quote(x)}" for x in sets),
-    }, sort_keys=False))
+    (out / "best.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "variant": s.variant,
+                "metric": s.metric,
+                "value": best.value,
+                "trial": best.number,
+                "params": best.params,
+                "command": "dvc exp run " + " ".join(f"-S {shlex.quote(x)}" for x in sets),
+            },
+            sort_keys=False,
+        )
+    )
     return study
 
 

@@ -6,6 +6,7 @@
 The variants are the grid's trained models (models/<variant>/model.pt) and `best`, the
 study's output; uploads are limited to --max-mb and never written to disk.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Safe archive extraction: nothing outside the target, never a half-extracted folder."""
+
 from __future__ import annotations
 
 import os

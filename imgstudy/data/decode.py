@@ -1,5 +1,6 @@
 """Robust image decoding: any common mode to gray or RGB uint8, EXIF orientation applied,
 bad files reported with the reason instead of crashing the run."""
+
 from __future__ import annotations
 
 import warnings
@@ -72,7 +73,9 @@ def _decode_or_reason(args: tuple[str, DecodeSpec]) -> np.ndarray | str:
         return str(e)
 
 
-def decode_many(paths: list[str], spec: DecodeSpec, workers: int) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
+def decode_many(
+    paths: list[str], spec: DecodeSpec, workers: int
+) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
     """Decode files in parallel, order kept. Returns (images (N_ok, S, S, C), indices of the
     decoded paths, [(path, reason)] of the skipped ones)."""
     images = np.empty((len(paths), spec.size, spec.size, spec.channels), np.uint8)
@@ -90,4 +93,4 @@ def decode_many(paths: list[str], spec: DecodeSpec, workers: int) -> tuple[np.nd
         else:
             images[len(kept)] = out
             kept.append(i)
-    return images[:len(kept)], kept, bad
+    return images[: len(kept)], kept, bad

@@ -1,4 +1,5 @@
 """HTTP download that never leaves a wrong file behind: temp file, resume, retry, sha256."""
+
 from __future__ import annotations
 
 import hashlib
@@ -42,9 +43,10 @@ def _transfer(url: str, part: Path, timeout: float) -> None:
             have = 0
         total = response.headers.get("Content-Length")
         total = int(total) + have if total is not None else None
-        with open(part, "ab" if have else "wb") as out, tqdm(
-            total=total, initial=have, unit="B", unit_scale=True, desc=Path(part.name).stem, leave=False
-        ) as bar:
+        with (
+            open(part, "ab" if have else "wb") as out,
+            tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=Path(part.name).stem, leave=False) as bar,
+        ):
             for block in iter(lambda: response.read(CHUNK), b""):
                 out.write(block)
                 bar.update(len(block))
@@ -52,8 +54,9 @@ def _transfer(url: str, part: Path, timeout: float) -> None:
             raise DownloadError(f"{url}: connection closed at {part.stat().st_size} of {total} bytes")
 
 
-def download(url: str, dest: Path, checksum: str | None, retries: int = 4, backoff: float = 1.0,
-             timeout: float = 60.0) -> Path:
+def download(
+    url: str, dest: Path, checksum: str | None, retries: int = 4, backoff: float = 1.0, timeout: float = 60.0
+) -> Path:
     """Download `url` to `dest`; `dest` appears only once complete and its checksum matches
     ('sha256:<hex>', 'md5:<hex>' or a bare sha256; None when none is published).
 

@@ -1,4 +1,5 @@
 """File formats of the built-in datasets: IDX (MNIST layout) and numpy-only pickles."""
+
 from __future__ import annotations
 
 import gzip
@@ -33,7 +34,7 @@ def read_idx(path: Path) -> np.ndarray:
     zero, dtype_code, ndim = data[0:2], data[2], data[3]
     if zero != b"\x00\x00" or dtype_code != 0x08:
         raise SourceError(f"{path}: not a uint8 IDX file (magic {data[:4].hex()})")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
         raise SourceError(f"{path}: header says {shape} but holds {body.size} bytes")

@@ -1,4 +1,5 @@
 """Image array operations: resize (letterbox or stretch) and histogram equalization."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ def letterbox_pad(images: np.ndarray) -> np.ndarray:
     side = max(h, w)
     top, left = (side - h) // 2, (side - w) // 2
     out = np.zeros((n, side, side, c), np.uint8)
-    out[:, top:top + h, left:left + w] = images
+    out[:, top : top + h, left : left + w] = images
     return out
 
 
@@ -46,9 +47,9 @@ def resize_batch(images: np.ndarray, size: int, mode: str, chunk: int = 4096) ->
         return np.ascontiguousarray(images)
     out = np.empty((len(images), size, size, images.shape[3]), np.uint8)
     for i in range(0, len(images), chunk):
-        x = torch.from_numpy(np.ascontiguousarray(images[i:i + chunk])).permute(0, 3, 1, 2).float()
+        x = torch.from_numpy(np.ascontiguousarray(images[i : i + chunk])).permute(0, 3, 1, 2).float()
         y = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out[i:i + chunk] = y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        out[i : i + chunk] = y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return out
 
 
@@ -62,7 +63,11 @@ def equalize(image: np.ndarray, mode: str, clahe_clip: float = 2.0, tiles: int =
         raise ValueError(f"equalize mode {mode!r}; choose one of {EQUALIZE_MODES}")
     import cv2
 
-    op = cv2.equalizeHist if mode == "global" else cv2.createCLAHE(clipLimit=clahe_clip, tileGridSize=(tiles, tiles)).apply
+    op = (
+        cv2.equalizeHist
+        if mode == "global"
+        else cv2.createCLAHE(clipLimit=clahe_clip, tileGridSize=(tiles, tiles)).apply
+    )
     if image.shape[2] == 1:
         return op(np.ascontiguousarray(image[..., 0]))[..., None]
     lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)

@@ -4,6 +4,7 @@ volumes (CT windowed to a Hounsfield range) into 2D image/mask pairs.
 
 A mask in the store is (H, W) uint8 of class indices, 0 = background.
 """
+
 from __future__ import annotations
 
 import csv
@@ -77,8 +78,9 @@ def _decode_pair(job: tuple[str, str, MaskSpec]) -> np.ndarray | str:
         return f"{type(e).__name__}: {e}"
 
 
-def decode_masks(images: list[str], masks: list[str], spec: MaskSpec, workers: int
-                 ) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
+def decode_masks(
+    images: list[str], masks: list[str], spec: MaskSpec, workers: int
+) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
     """Decode the masks of image/mask pairs. Returns (masks (N_ok, S, S), indices of the usable
     pairs, [(mask path, reason)] of the others)."""
     jobs = [(i, m, spec) for i, m in zip(images, masks)]
@@ -139,8 +141,11 @@ def pair_manifest(listing: Path) -> Pairs:
         else:
             images.append(image)
             masks.append(mask)
-    groups = [row.get("split") or "" for row in rows if (listing.parent / row["image"]).is_file()
-              and (listing.parent / row["mask"]).is_file()]
+    groups = [
+        row.get("split") or ""
+        for row in rows
+        if (listing.parent / row["image"]).is_file() and (listing.parent / row["mask"]).is_file()
+    ]
     return Pairs(images, masks, groups, unmatched)
 
 
@@ -149,8 +154,9 @@ def window(volume: np.ndarray, low: float, high: float) -> np.ndarray:
     return (np.clip((volume - low) / (high - low), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def nifti_slices(volume: Path, mask: Path, low: float, high: float, size: int, resize: str
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def nifti_slices(
+    volume: Path, mask: Path, low: float, high: float, size: int, resize: str
+) -> tuple[np.ndarray, np.ndarray]:
     """One CT volume and its label volume -> axial slices (Z, S, S, 1) uint8 and (Z, S, S) masks."""
     import nibabel as nib
 
@@ -164,5 +170,7 @@ def nifti_slices(volume: Path, mask: Path, low: float, high: float, size: int, r
     masks = np.asarray(labels.dataobj).round().astype(np.int64).transpose(2, 1, 0)[:, ::-1]
     if masks.min() < 0 or masks.max() > 255:
         raise ValueError(f"mask values {masks.min()}..{masks.max()}: class indices must lie in 0..255")
-    return (resize_batch(np.ascontiguousarray(images[..., None]), size, resize),
-            resize_masks(masks.astype(np.uint8), size, resize))
+    return (
+        resize_batch(np.ascontiguousarray(images[..., None]), size, resize),
+        resize_masks(masks.astype(np.uint8), size, resize),
+    )

@@ -1,5 +1,6 @@
 """preprocess's work: decode the raw data once into the uint8 array store (images, and masks for
 segmentation datasets) and report every file that could not be used, with the reason."""
+
 from __future__ import annotations
 
 import csv
@@ -51,8 +52,7 @@ def write_report(reports: Path, bad: list[tuple[str, str]], decoded: int) -> dic
         writer = csv.writer(f)
         writer.writerow(["path", "reason"])
         writer.writerows(bad)
-    summary = {"decoded": decoded, "skipped": len(bad),
-               "skipped_fraction": len(bad) / max(1, decoded + len(bad))}
+    summary = {"decoded": decoded, "skipped": len(bad), "skipped_fraction": len(bad) / max(1, decoded + len(bad))}
     (reports / "preprocess.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -64,8 +64,10 @@ def mask_class_names(pre: Preprocess, data: RawData, masks: np.ndarray) -> list[
         count = len(pre.mask_colors) if pre.masks == "colors" else int(masks.max(initial=0)) + 1
         names = ["background"] + ["foreground" if count == 2 else f"class {k}" for k in range(1, max(count, 2))]
     if masks.size and masks.max() >= len(names):
-        raise SourceError(f"masks hold class {int(masks.max())} but only {len(names)} mask classes are named: {names}; "
-                          "set preprocess.mask_classes")
+        raise SourceError(
+            f"masks hold class {int(masks.max())} but only {len(names)} mask classes are named: {names}; "
+            "set preprocess.mask_classes"
+        )
     return names
 
 
@@ -94,11 +96,14 @@ def segmentation(data: RawData, folder: Path, pre: Preprocess, seed: int, worker
         masks, kept, bad_masks = decode_masks(files, mask_files, spec, workers)
         channels = CHANNELS[pre.channels] or native_channels([Path(f) for f in files])
         images, kept_images, bad_images = decode_many(
-            [files[i] for i in kept], DecodeSpec(channels, pre.size, pre.resize, pre.equalize, pre.clahe_clip), workers)
+            [files[i] for i in kept], DecodeSpec(channels, pre.size, pre.resize, pre.equalize, pre.clahe_clip), workers
+        )
         bad += bad_masks + bad_images
         keep, masks = keep[kept][kept_images], masks[kept_images]
         sources, official = [data.sources[i] for i in keep], data.official[keep]
-    labels = (masks.reshape(len(masks), -1).max(1) > 0).astype(np.int64) if data.labels_from_masks else data.labels[keep]
+    labels = (
+        (masks.reshape(len(masks), -1).max(1) > 0).astype(np.int64) if data.labels_from_masks else data.labels[keep]
+    )
     if data.volumes is not None and pre.max_samples and pre.max_samples < len(labels):
         sub = stratified_subset(labels, official, pre.max_samples, seed)
         images, masks, labels, official = images[sub], masks[sub], labels[sub], official[sub]
@@ -108,13 +113,16 @@ def segmentation(data: RawData, folder: Path, pre: Preprocess, seed: int, worker
 
 def check_bad(summary: dict, pre: Preprocess, reports: Path) -> None:
     if summary["skipped_fraction"] > pre.max_bad_fraction:
-        raise SourceError(f"{summary['skipped']} of {summary['decoded'] + summary['skipped']} images could not be "
-                          f"used ({summary['skipped_fraction']:.1%} > preprocess.max_bad_fraction "
-                          f"{pre.max_bad_fraction:.1%}); see {reports / 'decode_errors.csv'}")
+        raise SourceError(
+            f"{summary['skipped']} of {summary['decoded'] + summary['skipped']} images could not be "
+            f"used ({summary['skipped_fraction']:.1%} > preprocess.max_bad_fraction "
+            f"{pre.max_bad_fraction:.1%}); see {reports / 'decode_errors.csv'}"
+        )
 
 
-def preprocess(name: str, location: str, checksum: str, raw: Path, store: Path, reports: Path, pre: Preprocess,
-        seed: int) -> dict:
+def preprocess(
+    name: str, location: str, checksum: str, raw: Path, store: Path, reports: Path, pre: Preprocess, seed: int
+) -> dict:
     folder = raw / name
     data = dataset(name, location, checksum).read(folder)
     workers = pre.workers or os.cpu_count() or 1
@@ -123,9 +131,17 @@ def preprocess(name: str, location: str, checksum: str, raw: Path, store: Path, 
         bad = [(str(Path(p).relative_to(folder)) if Path(p).is_relative_to(folder) else p, r) for p, r in bad]
         summary = write_report(reports, bad, len(labels))
         check_bad(summary, pre, reports)
-        write_store(store, images, labels, data.classes, sources, official,
-                    meta={"dataset": name, "resize": pre.resize, "equalize": pre.equalize},
-                    masks=masks, mask_classes=mask_class_names(pre, data, masks))
+        write_store(
+            store,
+            images,
+            labels,
+            data.classes,
+            sources,
+            official,
+            meta={"dataset": name, "resize": pre.resize, "equalize": pre.equalize},
+            masks=masks,
+            mask_classes=mask_class_names(pre, data, masks),
+        )
         return summary
     keep = stratified_subset(data.labels, data.official, pre.max_samples or len(data.labels), seed)
     bad: list[tuple[str, str]] = []
@@ -141,6 +157,13 @@ def preprocess(name: str, location: str, checksum: str, raw: Path, store: Path, 
         keep = keep[kept]
     summary = write_report(reports, bad, len(keep))
     check_bad(summary, pre, reports)
-    write_store(store, images, data.labels[keep], data.classes, [data.sources[i] for i in keep],
-                data.official[keep], meta={"dataset": name, "resize": pre.resize, "equalize": pre.equalize})
+    write_store(
+        store,
+        images,
+        data.labels[keep],
+        data.classes,
+        [data.sources[i] for i in keep],
+        data.official[keep],
+        meta={"dataset": name, "resize": pre.resize, "equalize": pre.equalize},
+    )
     return summary

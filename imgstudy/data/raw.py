@@ -4,6 +4,7 @@ A source's fetch() writes raw files once (download stage) and records where they
 in SOURCE.json; read() turns them into arrays or a list of image files (preprocess stage).
 Nothing modifies raw files afterwards.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -19,8 +20,15 @@ from imgstudy.errors import DownloadError, SourceError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 SPLIT_NAMES = ("train", "val", "test")  # folder names of an official split (also "valid", "validation")
-SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-                 "test": "test", "testing": "test"}
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+}
 FROM_MASKS = ["empty", "foreground"]  # image classes of a mask dataset without class folders
 
 

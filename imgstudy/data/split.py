@@ -1,4 +1,5 @@
 """Stratified train/val/test index splits with a fixed seed."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,9 @@ def stratified_subset(labels: np.ndarray, groups: np.ndarray, size: int, seed: i
     return np.sort(keep)
 
 
-def split_indices(labels: np.ndarray, official: np.ndarray, test: str, val_fraction: float,
-                  test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+def split_indices(
+    labels: np.ndarray, official: np.ndarray, test: str, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
     """Return sorted train/val/test indices; stratified on the label.
 
     test="official" keeps the dataset's own test set and cuts val from its train set;
@@ -32,12 +34,9 @@ def split_indices(labels: np.ndarray, official: np.ndarray, test: str, val_fract
             raise ValueError("split.test is 'official' but the dataset has no official test split; use 'fraction'")
         rest, test_idx = everything[~is_test], everything[is_test]
     else:
-        rest, test_idx = train_test_split(everything, test_size=test_fraction, stratify=labels,
-                                          random_state=seed)
-    train_idx, val_idx = train_test_split(rest, test_size=val_fraction, stratify=labels[rest],
-                                          random_state=seed)
-    return {name: np.sort(idx) for name, idx in
-            {"train": train_idx, "val": val_idx, "test": test_idx}.items()}
+        rest, test_idx = train_test_split(everything, test_size=test_fraction, stratify=labels, random_state=seed)
+    train_idx, val_idx = train_test_split(rest, test_size=val_fraction, stratify=labels[rest], random_state=seed)
+    return {name: np.sort(idx) for name, idx in {"train": train_idx, "val": val_idx, "test": test_idx}.items()}
 
 
 def kfold_assignments(labels: np.ndarray, k: int, seed: int) -> np.ndarray:

@@ -7,6 +7,7 @@ Layout of a store folder:
   meta.json    class names, image size, channels, dataset name
   masks.npy    (N, H, W) uint8 class indices, for datasets with segmentation masks (meta: mask_classes)
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,9 +40,17 @@ class Store:
         return self.images.shape[1]
 
 
-def write_store(folder: Path, images: np.ndarray, labels: np.ndarray, classes: list[str],
-                sources: list[str], official: np.ndarray, meta: dict, masks: np.ndarray | None = None,
-                mask_classes: list[str] | None = None) -> None:
+def write_store(
+    folder: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    sources: list[str],
+    official: np.ndarray,
+    meta: dict,
+    masks: np.ndarray | None = None,
+    mask_classes: list[str] | None = None,
+) -> None:
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ValueError(f"store images must be (N, H, W, C) uint8, got {images.shape} {images.dtype}")
     if not len(images) == len(labels) == len(sources) == len(official):
@@ -101,8 +110,10 @@ def take(store: Store, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
 def take_masks(store: Store, idx: np.ndarray) -> torch.Tensor:
     """Masks of samples `idx` in memory as (N, H, W) int64 class indices."""
     if store.masks is None:
-        raise ValueError(f"the store of {store.meta.get('dataset')!r} has no masks; segmentation needs a dataset "
-                         "with masks (download.dataset masks, masks_csv or covid_ct_seg)")
+        raise ValueError(
+            f"the store of {store.meta.get('dataset')!r} has no masks; segmentation needs a dataset "
+            "with masks (download.dataset masks, masks_csv or covid_ct_seg)"
+        )
     return torch.from_numpy(np.ascontiguousarray(store.masks[idx]).astype(np.int64))
 
 

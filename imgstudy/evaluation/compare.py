@@ -1,4 +1,5 @@
 """Comparing variants: bootstrap confidence intervals, McNemar's paired test, the study table."""
+
 from __future__ import annotations
 
 import csv
@@ -38,13 +39,18 @@ def fast_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float]:
         if 0 < n_pos < n:
             ranks = rankdata(probs[:, c])
             aucs.append((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * (n - n_pos)))
-    return {"accuracy": float(tp.sum() / n), "precision_macro": float(precision.mean()),
-            "recall_macro": float(recall.mean()), "f1_macro": float(f1.mean()),
-            "roc_auc": float(np.mean(aucs)) if aucs else math.nan}
+    return {
+        "accuracy": float(tp.sum() / n),
+        "precision_macro": float(precision.mean()),
+        "recall_macro": float(recall.mean()),
+        "f1_macro": float(f1.mean()),
+        "roc_auc": float(np.mean(aucs)) if aucs else math.nan,
+    }
 
 
-def bootstrap_ci(y_true: np.ndarray, probs: np.ndarray, resamples: int, confidence: float,
-                 seed: int) -> dict[str, tuple[float, float]]:
+def bootstrap_ci(
+    y_true: np.ndarray, probs: np.ndarray, resamples: int, confidence: float, seed: int
+) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap over test samples: resample with replacement, recompute each metric."""
     rng = np.random.default_rng(seed)
     n = len(y_true)
@@ -58,7 +64,9 @@ def bootstrap_ci(y_true: np.ndarray, probs: np.ndarray, resamples: int, confiden
     for name, values in draws.items():
         v = np.asarray(values, dtype=np.float64)
         v = v[~np.isnan(v)]
-        out[name] = (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) if len(v) else (math.nan, math.nan)
+        out[name] = (
+            (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) if len(v) else (math.nan, math.nan)
+        )
     return out
 
 
@@ -112,8 +120,15 @@ def table_rows(report: dict, columns: dict[str, str]) -> tuple[list[str], list[l
     """Header and rows of the comparison table, one row per variant, in grid order."""
     variants = report["variants"]
     extras = [t for t in EXTRA_COLUMNS if any(_extra(v, t) is not None for v in variants.values())]
-    header = ["variant", *columns, *TABLE_METRICS, *extras, "train s", "parameters",
-              f"p vs {display_name(report['best'])}"]
+    header = [
+        "variant",
+        *columns,
+        *TABLE_METRICS,
+        *extras,
+        "train s",
+        "parameters",
+        f"p vs {display_name(report['best'])}",
+    ]
     rows = []
     for name, v in variants.items():
         cells = [display_name(name), *v["columns"].values()]
@@ -121,8 +136,11 @@ def table_rows(report: dict, columns: dict[str, str]) -> tuple[list[str], list[l
             lo, hi = v["ci"][m]
             cells.append(f"{v['metrics'][m]:.4f} [{lo:.4f}, {hi:.4f}]")
         cells += [_extra(v, t) or "" for t in extras]
-        cells += [f"{v['metrics']['train_seconds']:.0f}", f"{v['metrics']['parameters']:,}",
-                  "best" if name == report["best"] else f"{v['mcnemar']['p_value']:.3g}"]
+        cells += [
+            f"{v['metrics']['train_seconds']:.0f}",
+            f"{v['metrics']['parameters']:,}",
+            "best" if name == report["best"] else f"{v['mcnemar']['p_value']:.3g}",
+        ]
         rows.append(cells)
     return header, rows
 
@@ -171,9 +189,15 @@ def seeds_markdown(groups: dict[str, dict]) -> str:
         return ""
     metrics = [m for m in SEED_METRICS if all(m in g for g in groups.values())]
     header = ["configuration", "variants", "seeds", *metrics]
-    rows = [[display_name(name), ", ".join(display_name(v) for v in g["variants"]),
-             ", ".join(str(s) for s in g["seeds"]),
-             *(f"{g[m]['mean']:.4f} ± {g[m]['std']:.4f}" for m in metrics)] for name, g in groups.items()]
+    rows = [
+        [
+            display_name(name),
+            ", ".join(display_name(v) for v in g["variants"]),
+            ", ".join(str(s) for s in g["seeds"]),
+            *(f"{g[m]['mean']:.4f} ± {g[m]['std']:.4f}" for m in metrics),
+        ]
+        for name, g in groups.items()
+    ]
     return "\n\nAcross seeds (variants identical but for base.seed): mean ± sample std.\n\n" + to_markdown(header, rows)
 
 
@@ -202,13 +226,19 @@ def paired_wilcoxon(reference: np.ndarray, other: np.ndarray) -> float:
 SEG_METRICS = ("dice", "iou", "hd95")
 
 
-def seg_report(per_image: dict[str, dict[str, np.ndarray]], resamples: int, confidence: float,
-               seed: int) -> dict:
+def seg_report(per_image: dict[str, dict[str, np.ndarray]], resamples: int, confidence: float, seed: int) -> dict:
     """The segmentation variants side by side: the mean of each per-image score with its bootstrap
     interval over test images, and Wilcoxon's paired test of per-image Dice against the best."""
-    variants = {name: {m: {"mean": float(np.nanmean(s[m])) if np.any(~np.isnan(s[m])) else math.nan,
-                           "ci": mean_ci(s[m], resamples, confidence, seed)} for m in SEG_METRICS}
-                for name, s in per_image.items()}
+    variants = {
+        name: {
+            m: {
+                "mean": float(np.nanmean(s[m])) if np.any(~np.isnan(s[m])) else math.nan,
+                "ci": mean_ci(s[m], resamples, confidence, seed),
+            }
+            for m in SEG_METRICS
+        }
+        for name, s in per_image.items()
+    }
     best = max(variants, key=lambda n: variants[n]["dice"]["mean"])
     for name, v in variants.items():
         v["p_value"] = paired_wilcoxon(per_image[best]["dice"], per_image[name]["dice"])
@@ -227,7 +257,8 @@ def seg_markdown(report: dict) -> str:
             cells.append(f"{v[m]['mean']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]")
         cells += [str(v["images"]), "best" if name == report["best"] else f"{v['p_value']:.3g}"]
         rows.append(cells)
-    return (f"Segmentation, best by Dice: **{display_name(report['best'])}**. Brackets: "
-            f"{report['confidence']:.0%} bootstrap intervals over test images ({report['bootstrap']} resamples); "
-            "last column: Wilcoxon signed-rank test of per-image Dice against the best.\n\n"
-            + to_markdown(header, rows))
+    return (
+        f"Segmentation, best by Dice: **{display_name(report['best'])}**. Brackets: "
+        f"{report['confidence']:.0%} bootstrap intervals over test images ({report['bootstrap']} resamples); "
+        "last column: Wilcoxon signed-rank test of per-image Dice against the best.\n\n" + to_markdown(header, rows)
+    )

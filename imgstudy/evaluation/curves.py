@@ -1,4 +1,5 @@
 """Evaluation plots: ROC and precision-recall curves, reliability diagram, confident mistakes."""
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,10 @@ def write_curves(folder: Path, y_true: np.ndarray, probs: np.ndarray) -> None:
     """roc.csv (fpr, tpr) and pr.csv (recall, precision) for DVC's linear plots."""
     y, score = _positive_scores(y_true, probs)
     precision, recall, _ = precision_recall_curve(y, score)
-    for name, header, rows in (("roc.csv", ("fpr", "tpr"), roc_points(y_true, probs)),
-                               ("pr.csv", ("recall", "precision"), _thin(list(zip(recall[::-1], precision[::-1]))))):
+    for name, header, rows in (
+        ("roc.csv", ("fpr", "tpr"), roc_points(y_true, probs)),
+        ("pr.csv", ("recall", "precision"), _thin(list(zip(recall[::-1], precision[::-1])))),
+    ):
         with open(folder / name, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(header)
@@ -85,8 +88,9 @@ def plot_reliability(path: Path, y_true: np.ndarray, probs: np.ndarray, ece: flo
     plt.close(fig)
 
 
-def plot_confident_mistakes(path: Path, images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
-                            classes: list[str], n: int = 16) -> int:
+def plot_confident_mistakes(
+    path: Path, images: np.ndarray, y_true: np.ndarray, probs: np.ndarray, classes: list[str], n: int = 16
+) -> int:
     """The n wrong predictions the model was surest of, with true and predicted labels."""
     wrong = np.flatnonzero(probs.argmax(1) != y_true)
     worst = wrong[np.argsort(-probs[wrong].max(1))][:n]

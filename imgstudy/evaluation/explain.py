@@ -1,4 +1,5 @@
 """Class activation maps (pytorch-grad-cam) and their overlays."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -73,8 +74,9 @@ def _target_probs(model: nn.Module, x_unit: torch.Tensor, normalize, targets: to
     return model(normalize(x_unit)).float().softmax(1).gather(1, targets[:, None])[:, 0]
 
 
-def deletion_curves(model: nn.Module, x_unit: torch.Tensor, masks: np.ndarray, targets: list[int], normalize,
-                    steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def deletion_curves(
+    model: nn.Module, x_unit: torch.Tensor, masks: np.ndarray, targets: list[int], normalize, steps: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Probability of the target class as the most-activated pixels are deleted, 0 to 100%
     in `steps` steps, against deleting the same number of random pixels.
 

@@ -1,4 +1,5 @@
 """Class probabilities of a trained model over uint8 images, with test-time augmentation."""
+
 from __future__ import annotations
 
 import time
@@ -8,11 +9,10 @@ import torch
 from torch import nn
 
 from imgstudy.training.inputs import Inputs
-from imgstudy.training.precision import Precision
+from imgstudy.training.precision import FP32, Precision
 from imgstudy.training.runtime import batches
 
 TTA_VIEWS = ("none", "hflip", "hflip_shift")
-FP32 = Precision("fp32", "default")
 
 
 def views(x: torch.Tensor, tta: str) -> list[torch.Tensor]:
@@ -27,8 +27,15 @@ def views(x: torch.Tensor, tta: str) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def predict_probs(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_size: int, device: torch.device,
-                  precision: Precision = FP32, tta: str = "none") -> torch.Tensor:
+def predict_probs(
+    model: nn.Module,
+    images: torch.Tensor,
+    inputs: Inputs,
+    batch_size: int,
+    device: torch.device,
+    precision: Precision = FP32,
+    tta: str = "none",
+) -> torch.Tensor:
     """(N, H, W, C) uint8 -> (N, classes) probabilities, averaged over the TTA views."""
     if tta not in TTA_VIEWS:
         raise ValueError(f"tta {tta!r}; choose one of {TTA_VIEWS}")
@@ -42,8 +49,15 @@ def predict_probs(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_
 
 
 @torch.no_grad()
-def latency_ms(model: nn.Module, inputs: Inputs, images: torch.Tensor, batch: int, device: torch.device,
-               precision: Precision = FP32, repeats: int = 5) -> float:
+def latency_ms(
+    model: nn.Module,
+    inputs: Inputs,
+    images: torch.Tensor,
+    batch: int,
+    device: torch.device,
+    precision: Precision = FP32,
+    repeats: int = 5,
+) -> float:
     """Milliseconds per image to classify `batch` images at once (decoded uint8 in, probabilities
     out), the median of `repeats` timed calls after one warm-up call."""
     x = images[:batch]

@@ -1,4 +1,5 @@
 """Classification metrics (scikit-learn) and their plots."""
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,9 @@ def summary_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     """The headline test metrics from true labels (N,) and class probabilities (N, K)."""
     y_pred = probs.argmax(1)
     labels = list(range(probs.shape[1]))
-    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro",
-                                                               zero_division=0)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision_macro": float(precision),
@@ -77,12 +79,16 @@ def detailed_metrics(y_true: np.ndarray, probs: np.ndarray, threshold: float | N
     k = probs.shape[1]
     y_pred = probs.argmax(1)
     labels = list(range(k))
-    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="weighted",
-                                                               zero_division=0)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="weighted", zero_division=0
+    )
     onehot = np.eye(k)[y_true]
     present = onehot.sum(0) > 0
-    ap = (average_precision_score(y_true, probs[:, 1]) if k == 2
-          else average_precision_score(onehot[:, present], probs[:, present], average="macro"))
+    ap = (
+        average_precision_score(y_true, probs[:, 1])
+        if k == 2
+        else average_precision_score(onehot[:, present], probs[:, present], average="macro")
+    )
     out = {
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
         "precision_weighted": float(precision),
@@ -97,7 +103,9 @@ def detailed_metrics(y_true: np.ndarray, probs: np.ndarray, threshold: float | N
         positive = probs[:, 1] >= threshold
         tp, fn = np.sum(positive & (y_true == 1)), np.sum(~positive & (y_true == 1))
         tn, fp = np.sum(~positive & (y_true == 0)), np.sum(positive & (y_true == 0))
-        out.update(threshold=threshold, sensitivity=float(tp / max(1, tp + fn)), specificity=float(tn / max(1, tn + fp)))
+        out.update(
+            threshold=threshold, sensitivity=float(tp / max(1, tp + fn)), specificity=float(tn / max(1, tn + fp))
+        )
     return out
 
 
@@ -106,14 +114,18 @@ def confused_pairs(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], t
     matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(classes))))
     np.fill_diagonal(matrix, 0)
     order = np.argsort(matrix, axis=None)[::-1][:top]
-    return [{"actual": classes[i], "predicted": classes[j], "count": int(matrix[i, j])}
-            for i, j in zip(*np.unravel_index(order, matrix.shape)) if matrix[i, j] > 0]
+    return [
+        {"actual": classes[i], "predicted": classes[j], "count": int(matrix[i, j])}
+        for i, j in zip(*np.unravel_index(order, matrix.shape))
+        if matrix[i, j] > 0
+    ]
 
 
 def per_class_report(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
     """scikit-learn's classification report: precision, recall, F1 and support per class."""
-    return classification_report(y_true, y_pred, labels=list(range(len(classes))), target_names=classes,
-                                 output_dict=True, zero_division=0)
+    return classification_report(
+        y_true, y_pred, labels=list(range(len(classes))), target_names=classes, output_dict=True, zero_division=0
+    )
 
 
 def write_confusion_csv(path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> None:
@@ -134,8 +146,17 @@ def plot_confusion(path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes: 
     fig, axes = plt.subplots(1, 2, figsize=(2 * side + 2, side))
     annotate = len(classes) <= 20
     sns.heatmap(matrix, annot=annotate, fmt="d", cmap="Blues", xticklabels=classes, yticklabels=classes, ax=axes[0])
-    sns.heatmap(normalized, annot=annotate, fmt=".2f", cmap="Blues", vmin=0, vmax=1, xticklabels=classes,
-                yticklabels=classes, ax=axes[1])
+    sns.heatmap(
+        normalized,
+        annot=annotate,
+        fmt=".2f",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        xticklabels=classes,
+        yticklabels=classes,
+        ax=axes[1],
+    )
     for ax in axes:
         ax.set_xlabel("predicted")
         ax.set_ylabel("actual")

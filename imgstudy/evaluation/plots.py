@@ -1,4 +1,5 @@
 """Comparison plots across variants (matplotlib, written as PNG files)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,8 +55,13 @@ def plot_robustness(path: Path, table: dict[str, dict[str, float]], clean: float
     for name, row in table.items():
         ax.plot([int(s) for s in row], list(row.values()), marker="o", label=name)
     ax.axhline(clean, color="k", ls="--", lw=1, label="clean")
-    ax.set(xlabel="severity", ylabel="test accuracy", xticks=[1, 2, 3], ylim=(0, 1.02),
-           title="accuracy on corrupted test images")
+    ax.set(
+        xlabel="severity",
+        ylabel="test accuracy",
+        xticks=[1, 2, 3],
+        ylim=(0, 1.02),
+        title="accuracy on corrupted test images",
+    )
     ax.legend(fontsize=8, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -74,8 +80,15 @@ def plot_robustness_overview(path: Path, per_corruption: dict[str, dict[str, flo
     ax.set_yticks(range(len(names)), names)
     for i in range(len(names)):
         for j in range(len(corruptions)):
-            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if values[i, j] < 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{values[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if values[i, j] < 0.6 else "black",
+            )
     fig.colorbar(image, ax=ax, label="test accuracy")
     ax.set_title("accuracy on corrupted test images (mean over 3 severities)")
     fig.tight_layout()

@@ -6,10 +6,11 @@ thinned by erosion and the digit shrunk. Each corruption takes a (B, C, H, W) fl
 in [0, 1] and returns the same shape; signs alternate over the batch so a corrupted test
 set has as many left as right rotations, up as down shifts, zoom-ins as zoom-outs.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -42,8 +43,9 @@ def _signs(b: int, device) -> torch.Tensor:
     return torch.where(torch.arange(b, device=device) % 2 == 0, 1.0, -1.0)
 
 
-def _affine(x: torch.Tensor, angle_deg: torch.Tensor, scale: torch.Tensor, tx: torch.Tensor,
-            ty: torch.Tensor) -> torch.Tensor:
+def _affine(
+    x: torch.Tensor, angle_deg: torch.Tensor, scale: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor
+) -> torch.Tensor:
     a = angle_deg * math.pi / 180
     cos, sin = torch.cos(a) / scale, torch.sin(a) / scale
     theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
@@ -105,7 +107,9 @@ def blur(x: torch.Tensor, severity: int) -> torch.Tensor:
     k = k / k.sum()
     c = x.shape[1]
     x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(
+        F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c
+    )
 
 
 @CORRUPTIONS.register("imperfect")
@@ -121,9 +125,15 @@ SEVERITIES = (1, 2, 3)
 
 
 @torch.no_grad()
-def predictions_under(model: nn.Module, inputs: Inputs, precision: Precision, images: torch.Tensor,
-                      corrupt: Callable[[torch.Tensor], torch.Tensor] | None, batch_size: int,
-                      device: torch.device) -> torch.Tensor:
+def predictions_under(
+    model: nn.Module,
+    inputs: Inputs,
+    precision: Precision,
+    images: torch.Tensor,
+    corrupt: Callable[[torch.Tensor], torch.Tensor] | None,
+    batch_size: int,
+    device: torch.device,
+) -> torch.Tensor:
     """(N, H, W, C) uint8 test images, changed by `corrupt` in [0, 1] space -> (N,) predicted classes."""
     model.eval()
     out = []
@@ -136,8 +146,9 @@ def predictions_under(model: nn.Module, inputs: Inputs, precision: Precision, im
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
 
 
-def altered_copies(x: torch.Tensor, first: int, augmented: Augment, imperfect: Augment, seed: int
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def altered_copies(
+    x: torch.Tensor, first: int, augmented: Augment, imperfect: Augment, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The MNIST study's two altered copies of a batch of test images (B, C, H, W) in [0, 1]: one
     through ImageDataGenerator-like random changes, one "imperfect" (eroded and shrunk). Each
     batch's draws are seeded by its position, so the set is the same at any batch size split."""
@@ -145,9 +156,17 @@ def altered_copies(x: torch.Tensor, first: int, augmented: Augment, imperfect: A
     return augmented(x, gen), imperfect(x, gen)
 
 
-def altered_set_predictions(model: nn.Module, inputs: Inputs, precision: Precision, images: torch.Tensor,
-                            augmented: Augment, imperfect: Augment, seed: int, batch_size: int,
-                            device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def altered_set_predictions(
+    model: nn.Module,
+    inputs: Inputs,
+    precision: Precision,
+    images: torch.Tensor,
+    augmented: Augment,
+    imperfect: Augment,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Predictions for the test images, their augmented copies and their imperfect copies (3N in all)."""
     model.eval()
     clean, aug, imp = [], [], []

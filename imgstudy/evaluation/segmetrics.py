@@ -5,6 +5,7 @@ truth and the prediction scores Dice = IoU = 1 (nothing to find, nothing found);
 exactly one, 0. HD95 is undefined when either side is empty: NaN, left out of means and
 counted. Means over classes are over the foreground classes (1..K-1).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,14 +52,22 @@ def summarize(scores: dict[str, np.ndarray], classes: list[str]) -> dict:
     """Per-class and mean scores of the whole test split, for metrics/*.json."""
     fg = slice(1, None) if len(classes) > 1 else slice(None)
     hd = scores["hd95"][:, fg]
-    out = {"dice_mean": float(scores["dice"][:, fg].mean()), "iou_mean": float(scores["iou"][:, fg].mean()),
-           "pixel_accuracy": float(scores["pixel_accuracy"].mean()),
-           "hd95_mean": float(np.nanmean(hd)) if np.isfinite(hd).any() else float("nan"),
-           "hd95_undefined": int(np.isnan(hd).sum()), "images": len(scores["pixel_accuracy"]), "per_class": {}}
+    out = {
+        "dice_mean": float(scores["dice"][:, fg].mean()),
+        "iou_mean": float(scores["iou"][:, fg].mean()),
+        "pixel_accuracy": float(scores["pixel_accuracy"].mean()),
+        "hd95_mean": float(np.nanmean(hd)) if np.isfinite(hd).any() else float("nan"),
+        "hd95_undefined": int(np.isnan(hd).sum()),
+        "images": len(scores["pixel_accuracy"]),
+        "per_class": {},
+    }
     for k, name in enumerate(classes):
         col = scores["hd95"][:, k]
-        out["per_class"][name] = {"dice": float(scores["dice"][:, k].mean()), "iou": float(scores["iou"][:, k].mean()),
-                                  "hd95": float(np.nanmean(col)) if np.isfinite(col).any() else float("nan")}
+        out["per_class"][name] = {
+            "dice": float(scores["dice"][:, k].mean()),
+            "iou": float(scores["iou"][:, k].mean()),
+            "hd95": float(np.nanmean(col)) if np.isfinite(col).any() else float("nan"),
+        }
     return out
 
 

@@ -1,4 +1,5 @@
 """Segmentation figures: image, ground truth and prediction side by side for chosen test images."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,20 @@ from pathlib import Path
 import numpy as np
 
 # class 0 (background) transparent; then distinct colours (RGB) for the classes
-PALETTE = np.array([[0, 0, 0], [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
-                    [145, 30, 180], [70, 240, 240], [240, 50, 230]], np.float32)
+PALETTE = np.array(
+    [
+        [0, 0, 0],
+        [230, 25, 75],
+        [60, 180, 75],
+        [255, 225, 25],
+        [0, 130, 200],
+        [245, 130, 48],
+        [145, 30, 180],
+        [70, 240, 240],
+        [240, 50, 230],
+    ],
+    np.float32,
+)
 
 
 def color_overlay(image_u8: np.ndarray, labels: np.ndarray, alpha: float = 0.45) -> np.ndarray:

@@ -4,10 +4,11 @@ A ModelSpec's build takes (in_channels, num_classes, image_size, **options) and 
 an nn.Module with a `cam_layer` attribute (the feature map Grad-CAM reads). `options`
 names the params group whose keys become those keyword options (None: no options).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 

@@ -1,5 +1,6 @@
 """Convolutional nets built from scratch: the MNIST study's CNN and CNN+BiGRU, and the
 dog-breed study's baseline CNN whose every choice is a param."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -10,6 +11,7 @@ from torch import nn
 from imgstudy.models import MODELS, ModelSpec
 from imgstudy.registry import Registry
 
+
 class Exponential(nn.Module):
     """exp(x), Keras' "exponential" activation."""
 
@@ -18,10 +20,19 @@ class Exponential(nn.Module):
 
 
 ACTIVATIONS: Registry[type[nn.Module]] = Registry("activation")
-for _name, _cls in {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "softplus": nn.Softplus, "softsign": nn.Softsign,
-                    "tanh": nn.Tanh, "selu": nn.SELU, "elu": nn.ELU, "gelu": nn.GELU, "exponential": Exponential,
-                    # Keras' softmax activation in a hidden layer: over the channels (features) of each position
-                    "softmax": partial(nn.Softmax, dim=1)}.items():
+for _name, _cls in {
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "softplus": nn.Softplus,
+    "softsign": nn.Softsign,
+    "tanh": nn.Tanh,
+    "selu": nn.SELU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "exponential": Exponential,
+    # Keras' softmax activation in a hidden layer: over the channels (features) of each position
+    "softmax": partial(nn.Softmax, dim=1),
+}.items():
     ACTIVATIONS.register(_name)(_cls)
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 HEADS = ("flatten", "gap")
@@ -30,9 +41,14 @@ HEADS = ("flatten", "gap")
 def mnist_block(c_in: int, c_out: int) -> nn.Sequential:
     """[conv 3x3 same + ReLU + BatchNorm] x2, max-pool 2x2, dropout 0.3 (the study's order)."""
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(c_out),
-        nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(c_out),
-        nn.MaxPool2d(2), nn.Dropout(0.3),
+        nn.Conv2d(c_in, c_out, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm2d(c_out),
+        nn.Conv2d(c_out, c_out, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm2d(c_out),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.3),
     )
 
 
@@ -49,8 +65,13 @@ class MnistCNN(nn.Module):
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Linear(128 * (image_size // 8) ** 2, 512),  # three 2x2 pools: side // 8
-            nn.ReLU(inplace=True), nn.Dropout(0.25), nn.BatchNorm1d(512),
-            nn.Linear(512, 512), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.BatchNorm1d(512),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.25),
+            nn.BatchNorm1d(512),
+            nn.Linear(512, 512),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.BatchNorm1d(512),
             nn.Linear(512, num_classes),
         )
 
@@ -83,7 +104,7 @@ class GRUDirection(nn.Module):
         gx = self.x2h(x)  # all input projections at once: (B, T, 3H)
         h = x.new_zeros(x.shape[0], self.h2h.in_features)
         states = []
-        for t in (reversed(range(x.shape[1])) if reverse else range(x.shape[1])):
+        for t in reversed(range(x.shape[1])) if reverse else range(x.shape[1]):
             xr, xz, xn = gx[:, t].chunk(3, 1)
             hr, hz, hn = self.h2h(h).chunk(3, 1)
             r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
@@ -99,8 +120,10 @@ class BiGRU(nn.Module):
 
     def __init__(self, n_in: int, units: int, activation: nn.Module):
         super().__init__()
-        self.forward_dir, self.backward_dir = GRUDirection(n_in, units, activation), GRUDirection(n_in, units,
-                                                                                                    activation)
+        self.forward_dir, self.backward_dir = (
+            GRUDirection(n_in, units, activation),
+            GRUDirection(n_in, units, activation),
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, n_in) -> sequences (B, T, 2 units) and final states (B, 2 units)."""
@@ -138,8 +161,20 @@ class BaselineCNN(nn.Module):
     """conv blocks of the given widths ([conv, BN?, activation] + pool), then flatten or global
     average pooling, then dense layers with dropout: the dog-breed study's ablation space."""
 
-    def __init__(self, in_channels: int, num_classes: int, image_size: int, widths: list[int], kernel: int,
-                 pool: str, batchnorm: bool, dropout: float, activation: str, head: str, dense: list[int]):
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        image_size: int,
+        widths: list[int],
+        kernel: int,
+        pool: str,
+        batchnorm: bool,
+        dropout: float,
+        activation: str,
+        head: str,
+        dense: list[int],
+    ):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head {head!r}; choose one of {HEADS}")

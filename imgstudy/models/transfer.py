@@ -5,12 +5,14 @@ into the architecture's own stages) -> global average pool -> dropout -> new lin
 head, so freezing, "unfreeze the last N blocks", Grad-CAM's target layer and cached
 features work the same way for all of them.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
+
 from imgstudy.models import MODELS, ModelSpec
 from imgstudy.models.weights import resolve_weights
 
@@ -41,17 +43,25 @@ def _feature_children(m: nn.Module) -> list[nn.Module]:
 def _densenet_blocks(m: nn.Module) -> list[nn.Module]:
     """Stem, then each dense block with the transition after it; the final norm + ReLU last."""
     f = m.features
-    return [nn.Sequential(f.conv0, f.norm0, f.relu0, f.pool0),
-            nn.Sequential(f.denseblock1, f.transition1), nn.Sequential(f.denseblock2, f.transition2),
-            nn.Sequential(f.denseblock3, f.transition3), nn.Sequential(f.denseblock4, f.norm5, nn.ReLU())]
+    return [
+        nn.Sequential(f.conv0, f.norm0, f.relu0, f.pool0),
+        nn.Sequential(f.denseblock1, f.transition1),
+        nn.Sequential(f.denseblock2, f.transition2),
+        nn.Sequential(f.denseblock3, f.transition3),
+        nn.Sequential(f.denseblock4, f.norm5, nn.ReLU()),
+    ]
 
 
 # arch -> how to cut it into blocks; the feature width is read from a dry run.
 ARCHS: dict[str, Callable[[nn.Module], list[nn.Module]]] = {
-    "vgg16": _vgg_blocks, "vgg19": _vgg_blocks,
-    "resnet18": _resnet_blocks, "resnet50": _resnet_blocks,
-    "mobilenet_v2": _feature_children, "mobilenet_v3_small": _feature_children,
-    "mobilenet_v3_large": _feature_children, "efficientnet_b0": _feature_children,
+    "vgg16": _vgg_blocks,
+    "vgg19": _vgg_blocks,
+    "resnet18": _resnet_blocks,
+    "resnet50": _resnet_blocks,
+    "mobilenet_v2": _feature_children,
+    "mobilenet_v3_small": _feature_children,
+    "mobilenet_v3_large": _feature_children,
+    "efficientnet_b0": _feature_children,
     "densenet121": _densenet_blocks,
 }
 
@@ -66,8 +76,16 @@ def adapt_first_conv(blocks: nn.Sequential, in_channels: int) -> None:
             if isinstance(child, nn.Conv2d) and child.in_channels == 3:
                 if in_channels != 1:
                     raise ValueError(f"transfer backbones take 1 or 3 channels, got {in_channels}")
-                conv = nn.Conv2d(1, child.out_channels, child.kernel_size, child.stride, child.padding,
-                                 child.dilation, child.groups, child.bias is not None)
+                conv = nn.Conv2d(
+                    1,
+                    child.out_channels,
+                    child.kernel_size,
+                    child.stride,
+                    child.padding,
+                    child.dilation,
+                    child.groups,
+                    child.bias is not None,
+                )
                 with torch.no_grad():
                     conv.weight.copy_(child.weight.sum(dim=1, keepdim=True))
                     if child.bias is not None:
@@ -97,15 +115,15 @@ def init_all(module: nn.Module, init: str) -> None:
 
 
 class TransferNet(nn.Module):
-    def __init__(self, blocks: list[nn.Module], in_channels: int, num_classes: int, head_dropout: float,
-                 init: str):
+    def __init__(self, blocks: list[nn.Module], in_channels: int, num_classes: int, head_dropout: float, init: str):
         super().__init__()
         self.blocks = nn.Sequential(*blocks)
         adapt_first_conv(self.blocks, in_channels)
         with torch.no_grad():
             width = self.blocks(torch.zeros(1, in_channels, 64, 64)).shape[1]
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(head_dropout),
-                                  nn.Linear(width, num_classes))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(head_dropout), nn.Linear(width, num_classes)
+        )
         init_layer(self.head[-1], init)
         self.frozen_blocks = 0
 
@@ -133,15 +151,24 @@ class TransferNet(nn.Module):
             block.requires_grad_(i >= self.frozen_blocks)
         self.train(self.training)
 
-    def train(self, mode: bool = True) -> "TransferNet":
+    def train(self, mode: bool = True) -> TransferNet:
         super().train(mode)
         for block in list(self.blocks)[: self.frozen_blocks]:
             block.eval()
         return self
 
 
-def build_transfer(arch: str, in_channels: int, num_classes: int, image_size: int, weights: str,
-                   freeze: bool, unfreeze_blocks: int, head_dropout: float, init: str) -> TransferNet:
+def build_transfer(
+    arch: str,
+    in_channels: int,
+    num_classes: int,
+    image_size: int,
+    weights: str,
+    freeze: bool,
+    unfreeze_blocks: int,
+    head_dropout: float,
+    init: str,
+) -> TransferNet:
     if weights not in WEIGHTS:
         raise ValueError(f"weights {weights!r}; choose one of {WEIGHTS}")
     if init not in INITS:
@@ -160,5 +187,6 @@ def build_transfer(arch: str, in_channels: int, num_classes: int, image_size: in
 
 
 for _arch in ARCHS:
-    MODELS.register(_arch)(ModelSpec(
-        build=lambda c, k, s, _a=_arch, **o: build_transfer(_a, c, k, s, **o), options="transfer"))
+    MODELS.register(_arch)(
+        ModelSpec(build=lambda c, k, s, _a=_arch, **o: build_transfer(_a, c, k, s, **o), options="transfer")
+    )

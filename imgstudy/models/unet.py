@@ -5,11 +5,13 @@ dropout as params) or a torchvision backbone cut into its blocks (resnet18, mobi
 with ImageNet weights as the classifiers use them); the expanding path up-samples by
 transposed convolution or bilinear interpolation and concatenates the skip at each scale.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
 from imgstudy.models.transfer import ARCHS, adapt_first_conv
 from imgstudy.models.weights import resolve_weights
 from imgstudy.registry import Registry
@@ -47,8 +49,17 @@ class Up(nn.Module):
 
 
 class UNet(nn.Module):
-    def __init__(self, encoder: nn.ModuleList, skip_widths: list[int], in_channels: int, num_classes: int,
-                 width: int, upsample: str, batchnorm: bool, dropout: float):
+    def __init__(
+        self,
+        encoder: nn.ModuleList,
+        skip_widths: list[int],
+        in_channels: int,
+        num_classes: int,
+        width: int,
+        upsample: str,
+        batchnorm: bool,
+        dropout: float,
+    ):
         super().__init__()
         self.encoder = encoder  # stages; the output of each is a skip, the last one the bottleneck
         widths = skip_widths[::-1]
@@ -73,14 +84,18 @@ class UNet(nn.Module):
         return x if x.shape[-2:] == size else F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def plain_encoder(in_channels: int, depth: int, width: int, batchnorm: bool, dropout: float
-                  ) -> tuple[nn.ModuleList, list[int]]:
+def plain_encoder(
+    in_channels: int, depth: int, width: int, batchnorm: bool, dropout: float
+) -> tuple[nn.ModuleList, list[int]]:
     """The classic contracting path: double conv at full size, then depth x (max-pool, double conv)."""
-    widths = [width * 2 ** k for k in range(depth + 1)]
+    widths = [width * 2**k for k in range(depth + 1)]
     stages = [double_conv(in_channels, widths[0], batchnorm, 0.0)]
     for k in range(1, depth + 1):  # dropout in the deepest stage, as the original UNet
-        stages.append(nn.Sequential(nn.MaxPool2d(2), double_conv(widths[k - 1], widths[k], batchnorm,
-                                                                 dropout if k == depth else 0.0)))
+        stages.append(
+            nn.Sequential(
+                nn.MaxPool2d(2), double_conv(widths[k - 1], widths[k], batchnorm, dropout if k == depth else 0.0)
+            )
+        )
     return nn.ModuleList(stages), widths
 
 
@@ -130,8 +145,18 @@ for _arch in ("resnet18", "mobilenet_v2"):
     ENCODERS.register(_arch)(lambda c, depth, width, bn, dropout, weights, _a=_arch: backbone_encoder(_a, c, weights))
 
 
-def build_unet(in_channels: int, num_classes: int, depth: int, width: int, batchnorm: bool, dropout: float,
-               upsample: str, encoder: str, weights: str, init: str) -> UNet:
+def build_unet(
+    in_channels: int,
+    num_classes: int,
+    depth: int,
+    width: int,
+    batchnorm: bool,
+    dropout: float,
+    upsample: str,
+    encoder: str,
+    weights: str,
+    init: str,
+) -> UNet:
     if upsample not in UPSAMPLE or init not in INITS:
         raise ValueError(f"upsample {upsample!r} / init {init!r}: choose from {UPSAMPLE} / {INITS}")
     stages, widths = ENCODERS[encoder](in_channels, depth, width, batchnorm, dropout, weights)

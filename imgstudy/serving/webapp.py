@@ -5,6 +5,7 @@ nothing is ever written to disk: the upload is read into memory, capped at `max_
 (413 beyond), decoded or refused (415), classified, and answered as JSON with the top-k
 classes and the Grad-CAM overlay as a PNG data URL.
 """
+
 from __future__ import annotations
 
 import base64
@@ -70,8 +71,9 @@ def create_app(paths: dict[str, Path], default: str, max_bytes: int = 10_000_000
         return {"variants": sorted(paths), "default": default}
 
     @app.post("/api/predict")
-    async def predict(request: Request, variant: str | None = Query(None), top_k: int = Query(3, ge=1, le=20),
-                      cam: bool = Query(True)) -> dict:
+    async def predict(
+        request: Request, variant: str | None = Query(None), top_k: int = Query(3, ge=1, le=20), cam: bool = Query(True)
+    ) -> dict:
         kind = request.headers.get("content-type", "")
         if not (kind.startswith("image/") or kind == "application/octet-stream"):
             raise HTTPException(415, f"send the image bytes with an image/* content type, not {kind or 'none'}")

@@ -7,6 +7,7 @@ shrunk inside their frame. `policy` adds RandAugment or TrivialAugment (torchvis
 draw per group of POLICY_GROUP images, so a batch stays a few tensor calls), and `erase`
 random erasing (Zhong et al.), both after the geometric and photometric changes.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,21 @@ class Augment:
 
     @property
     def active(self) -> bool:
-        return any((self.rotation, self.zoom, self.shift, self.shrink, self.contrast, self.brightness,
-                    self.hflip, self.vflip, self.thin, self.policy != "none", self.erase))
+        return any(
+            (
+                self.rotation,
+                self.zoom,
+                self.shift,
+                self.shrink,
+                self.contrast,
+                self.brightness,
+                self.hflip,
+                self.vflip,
+                self.thin,
+                self.policy != "none",
+                self.erase,
+            )
+        )
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """(B, C, H, W) float in [0, 1] -> same shape; random draws come from `gen` (CPU)."""
@@ -77,8 +91,13 @@ class Augment:
         if self.rotation or self.zoom or self.shift or self.shrink or self.hflip or self.vflip:
             grid = self._grid(x, uniform)
             x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-            masks = F.grid_sample(masks[:, None].to(x.dtype), grid, mode="nearest", padding_mode="zeros",
-                                  align_corners=False)[:, 0].round().long()  # outside the frame: background
+            masks = (
+                F.grid_sample(
+                    masks[:, None].to(x.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=False
+                )[:, 0]
+                .round()
+                .long()
+            )  # outside the frame: background
         # image only: thin would move edges; erasing occludes the image, the object stays in the mask
         photometric = Augment(contrast=self.contrast, brightness=self.brightness, erase=self.erase)
         return photometric(x, gen), masks
@@ -95,10 +114,13 @@ class Augment:
         # theta maps output to input coordinates in [-1, 1]: dividing by scale zooms in by it.
         cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
         # [[cos, -sin], [sin, cos]] @ diag(sx, sy): rotate and scale, after an optional flip.
-        theta = torch.stack([
-            torch.stack([cos * sx, -sin * sy, 2 * uniform(-self.shift, self.shift)], 1),
-            torch.stack([sin * sx, cos * sy, 2 * uniform(-self.shift, self.shift)], 1),
-        ], 1)  # (B, 2, 3)
+        theta = torch.stack(
+            [
+                torch.stack([cos * sx, -sin * sy, 2 * uniform(-self.shift, self.shift)], 1),
+                torch.stack([sin * sx, cos * sy, 2 * uniform(-self.shift, self.shift)], 1),
+            ],
+            1,
+        )  # (B, 2, 3)
         return F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
 
 
@@ -115,8 +137,13 @@ def apply_policy(x: torch.Tensor, name: str, group: int = POLICY_GROUP) -> torch
     return torch.cat([op(chunk) for chunk in u8.split(group)]).float().div_(255)
 
 
-def random_erase(x: torch.Tensor, p: float, gen: torch.Generator, area: tuple[float, float] = (0.02, 0.33),
-                 ratio: tuple[float, float] = (0.3, 3.3)) -> torch.Tensor:
+def random_erase(
+    x: torch.Tensor,
+    p: float,
+    gen: torch.Generator,
+    area: tuple[float, float] = (0.02, 0.33),
+    ratio: tuple[float, float] = (0.3, 3.3),
+) -> torch.Tensor:
     """Random erasing per sample, all at once: with probability p, a box of `area` of the image
     (aspect ratio log-uniform in `ratio`) is replaced by uniform noise."""
     b, _, h, w = x.shape
@@ -126,10 +153,18 @@ def random_erase(x: torch.Tensor, p: float, gen: torch.Generator, area: tuple[fl
 
     s, r = draw(*area) * h * w, torch.exp(draw(math.log(ratio[0]), math.log(ratio[1])))
     bh, bw = (s * r).sqrt().clamp(1, h).round(), (s / r).sqrt().clamp(1, w).round()
-    top, left = (torch.rand(b, generator=gen) * (h - bh + 1)).floor(), (torch.rand(b, generator=gen) * (w - bw + 1)).floor()
+    top, left = (
+        (torch.rand(b, generator=gen) * (h - bh + 1)).floor(),
+        (torch.rand(b, generator=gen) * (w - bw + 1)).floor(),
+    )
     chosen = torch.rand(b, generator=gen) < p
     noise = torch.rand(x.shape, generator=gen)
     yy, xx = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
-    box = ((yy >= top.view(b, 1, 1)) & (yy < (top + bh).view(b, 1, 1)) & (xx >= left.view(b, 1, 1))
-           & (xx < (left + bw).view(b, 1, 1)) & chosen.view(b, 1, 1))
+    box = (
+        (yy >= top.view(b, 1, 1))
+        & (yy < (top + bh).view(b, 1, 1))
+        & (xx >= left.view(b, 1, 1))
+        & (xx < (left + bw).view(b, 1, 1))
+        & chosen.view(b, 1, 1)
+    )
     return torch.where(box[:, None].to(x.device), noise.to(x.device), x)

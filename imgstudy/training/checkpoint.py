@@ -4,6 +4,7 @@ The card records the architecture and its options, the input it expects (channel
 normalization, memory format), the class names and the full params that produced it,
 so evaluate, explain and any later predict tool never re-type preprocessing settings.
 """
+
 from __future__ import annotations
 
 import hashlib

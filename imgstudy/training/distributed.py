@@ -3,6 +3,7 @@
 A process group exists only when the train stage runs under torchrun; every helper is a
 no-op for a single process, so the same code trains on one core or many machines.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,15 +51,24 @@ def init_from_env() -> torch.device | None:
 def relaunch_command(processes: int, module: str, args: list[str]) -> list[str]:
     """This same stage under torchrun with `processes` workers on this machine. Across machines,
     run torchrun yourself (--nnodes, --rdzv-endpoint); the stage joins the group it finds."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
-            "-m", module, *args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+        "-m",
+        module,
+        *args,
+    ]
 
 
 def wrap(net: nn.Module) -> nn.Module:
     if world_size() == 1:
         return net
-    return nn.parallel.DistributedDataParallel(net, device_ids=None if not next(net.parameters()).is_cuda
-                                               else [next(net.parameters()).device.index])
+    return nn.parallel.DistributedDataParallel(
+        net, device_ids=None if not next(net.parameters()).is_cuda else [next(net.parameters()).device.index]
+    )
 
 
 def sum_all(*values: float) -> list[float]:
@@ -72,4 +82,4 @@ def sum_all(*values: float) -> list[float]:
 
 def shard(idx: torch.Tensor) -> torch.Tensor:
     """This rank's part of a global batch of indices: together the ranks see the whole batch."""
-    return idx[rank()::world_size()]
+    return idx[rank() :: world_size()]

@@ -1,6 +1,7 @@
 """From stored uint8 images to model input: equalization, channels, augmentation, normalization,
 memory format. What a variant changes here is decided by the variant; what is deterministic per
 image (equalization) is done once per loaded split (prepare), never once per epoch."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ def equalize_all(images: torch.Tensor, mode: str, clahe_clip: float) -> torch.Te
 def _channel_stats(images: torch.Tensor, c: int) -> tuple[torch.Tensor, torch.Tensor]:
     total, sq, n = torch.zeros(c, dtype=torch.float64), torch.zeros(c, dtype=torch.float64), 0
     for start in range(0, len(images), 4096):  # chunks: bounded memory on large stores
-        x = to_unit(images[start:start + 4096], c).double()
+        x = to_unit(images[start : start + 4096], c).double()
         total += x.sum(dim=(0, 2, 3))
         sq += (x * x).sum(dim=(0, 2, 3))
         n += x.numel() // c
@@ -38,9 +39,11 @@ def _zca(images: torch.Tensor, c: int, epsilon: float) -> tuple[torch.Tensor, to
     """ZCA whitening W = U diag(1 / sqrt(S + eps)) U^T of the training pixels' covariance."""
     d = c * images.shape[1] * images.shape[2]
     if d > ZCA_MAX_DIM:
-        raise ValueError(f"ZCA whitening of {d}-dimensional images needs a {d}x{d} matrix; use images of at most "
-                         f"{ZCA_MAX_DIM} values (preprocess.size / channels) or another train.normalize")
-    x = torch.cat([to_unit(images[s:s + 4096], c).reshape(-1, d).double() for s in range(0, len(images), 4096)])
+        raise ValueError(
+            f"ZCA whitening of {d}-dimensional images needs a {d}x{d} matrix; use images of at most "
+            f"{ZCA_MAX_DIM} values (preprocess.size / channels) or another train.normalize"
+        )
+    x = torch.cat([to_unit(images[s : s + 4096], c).reshape(-1, d).double() for s in range(0, len(images), 4096)])
     mean = x.mean(0)
     cov = (x - mean).T @ (x - mean) / len(x)
     s, u = torch.linalg.eigh(cov)
@@ -63,13 +66,22 @@ class Inputs:
     clahe_clip: float = 2.0
 
     @classmethod
-    def fit(cls, images: torch.Tensor, channels: str, normalize: str, channels_last: bool,
-            zca_epsilon: float = 1e-5, equalize: str = "none", clahe_clip: float = 2.0) -> "Inputs":
+    def fit(
+        cls,
+        images: torch.Tensor,
+        channels: str,
+        normalize: str,
+        channels_last: bool,
+        zca_epsilon: float = 1e-5,
+        equalize: str = "none",
+        clahe_clip: float = 2.0,
+    ) -> Inputs:
         """images: the training split, (N, H, W, C) uint8 as stored (not yet prepared); statistics come
         from it only, after its equalization."""
         if channels not in CHANNELS or normalize not in NORMALIZE:
-            raise ValueError(f"channels {channels!r} / normalize {normalize!r}: choose from "
-                             f"{list(CHANNELS)} / {list(NORMALIZE)}")
+            raise ValueError(
+                f"channels {channels!r} / normalize {normalize!r}: choose from {list(CHANNELS)} / {list(NORMALIZE)}"
+            )
         images = equalize_all(images, equalize, clahe_clip)
         c = CHANNELS[channels] or images.shape[-1]
         zeros, ones = (0.0,) * c, (1.0,) * c
@@ -107,8 +119,9 @@ class Inputs:
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
         return (x - mean) / std
 
-    def __call__(self, u8: torch.Tensor, augment: Augment | None = None,
-                 gen: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, u8: torch.Tensor, augment: Augment | None = None, gen: torch.Generator | None = None
+    ) -> torch.Tensor:
         """(B, H, W, C) uint8 -> (B, channels, H, W) normalized float for the model."""
         x = self.to_unit(u8)
         if augment is not None and augment.active:
@@ -124,11 +137,27 @@ class Inputs:
         return self.normalize(x.contiguous()).contiguous(memory_format=self.memory_format)
 
     @classmethod
-    def from_card(cls, i: dict) -> "Inputs":
-        return cls(i["channels"], i["kind"], tuple(i["mean"]), tuple(i["std"]), i["channels_last"],
-                   i.get("whitening"), i.get("pixel_mean"), i.get("equalize", "none"), i.get("clahe_clip", 2.0))
+    def from_card(cls, i: dict) -> Inputs:
+        return cls(
+            i["channels"],
+            i["kind"],
+            tuple(i["mean"]),
+            tuple(i["std"]),
+            i["channels_last"],
+            i.get("whitening"),
+            i.get("pixel_mean"),
+            i.get("equalize", "none"),
+            i.get("clahe_clip", 2.0),
+        )
 
     def card(self) -> dict:
         """Plain values for the model card and normalization.json (the matrix stays in the checkpoint)."""
-        return {"channels": self.channels, "kind": self.kind, "mean": list(self.mean), "std": list(self.std),
-                "channels_last": self.channels_last, "equalize": self.equalize, "clahe_clip": self.clahe_clip}
+        return {
+            "channels": self.channels,
+            "kind": self.kind,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "channels_last": self.channels_last,
+            "equalize": self.equalize,
+            "clahe_clip": self.clahe_clip,
+        }

@@ -8,15 +8,17 @@ clipping, the weights' moving average, data-parallel sharding, early stopping on
 monitored metric, and a resume state after every epoch: a run started again with the same
 fingerprint continues from it and ends with the same weights as one never interrupted.
 """
+
 from __future__ import annotations
 
 import copy
 import math
 import operator
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -26,8 +28,7 @@ from tqdm import tqdm
 from imgstudy.training import distributed
 from imgstudy.training.checkpoint import atomic_save
 from imgstudy.training.optim import SCHEDULERS, make_optimizer, param_groups
-from imgstudy.training.precision import Precision
-from imgstudy.training.runtime import batches
+from imgstudy.training.precision import FP32, Precision
 
 # monitored metric -> "a is better than b"
 MONITORS = {"val_loss": operator.lt, "val_acc": operator.gt, "val_dice": operator.gt}
@@ -50,7 +51,7 @@ class FitConfig:
     monitor: str  # a key of MONITORS: picks the best epoch, drives early stopping
     patience: int  # epochs without improvement before a phase stops; 0 = never
     seed: int
-    precision: Precision = Precision("fp32", "default")
+    precision: Precision = FP32
     weight_decay: float = 0.0
     momentum: float = 0.9
     nesterov: bool = False
@@ -96,12 +97,12 @@ def _load_resume(state_path: Path | None, fingerprint: str, device: torch.device
     return state if state.get("fingerprint") == fingerprint else None  # another configuration: start over
 
 
-def _groups(run: "_PhaseRun") -> list[list[torch.Tensor]]:
+def _groups(run: _PhaseRun) -> list[list[torch.Tensor]]:
     """The epoch's index batches, grouped by optimizer step (cfg.accumulate batches each)."""
     order = run.task.epoch_order(run.gen)
-    all_batches = [order[s:s + run.cfg.batch_size] for s in range(0, len(order), run.cfg.batch_size)]
+    all_batches = [order[s : s + run.cfg.batch_size] for s in range(0, len(order), run.cfg.batch_size)]
     k = run.cfg.accumulate
-    return [all_batches[i:i + k] for i in range(0, len(all_batches), k)]
+    return [all_batches[i : i + k] for i in range(0, len(all_batches), k)]
 
 
 @dataclass
@@ -127,8 +128,9 @@ def _train_epoch(run: _PhaseRun, label: str) -> dict[str, float]:
     run.net.train()
     world, sums, seen = distributed.world_size(), {"loss": 0.0}, 0
     groups = _groups(run)
-    bar = tqdm(groups, leave=False, mininterval=2, desc=label,
-               disable=None if distributed.is_main() else True)  # None: a bar on terminals only
+    bar = tqdm(
+        groups, leave=False, mininterval=2, desc=label, disable=None if distributed.is_main() else True
+    )  # None: a bar on terminals only
     for group in bar:
         group = [idx for idx in group if len(idx) >= world]  # a tail smaller than the ranks would idle one
         total = sum(len(idx) for idx in group)
@@ -158,16 +160,25 @@ def _train_epoch(run: _PhaseRun, label: str) -> dict[str, float]:
     return run.task.train_metrics(dict(zip(sums, totals[1:])), totals[0])
 
 
-def _start_phase(model: nn.Module, task: Task, cfg: FitConfig, phase: Phase, device: torch.device,
-                 resume: dict | None) -> _PhaseRun:
+def _start_phase(
+    model: nn.Module, task: Task, cfg: FitConfig, phase: Phase, device: torch.device, resume: dict | None
+) -> _PhaseRun:
     if phase.trainable_blocks is not None:
         model.freeze(phase.trainable_blocks)
     net = task.begin_phase(model)
-    optimizer = make_optimizer(cfg.optimizer, param_groups(net, phase.lr, cfg.backbone_lr_scale), cfg.weight_decay,
-                               cfg.momentum, cfg.nesterov)
+    optimizer = make_optimizer(
+        cfg.optimizer, param_groups(net, phase.lr, cfg.backbone_lr_scale), cfg.weight_decay, cfg.momentum, cfg.nesterov
+    )
     updates = math.ceil(math.ceil(task.train_size / cfg.batch_size) / cfg.accumulate)  # optimizer steps per epoch
-    schedule = SCHEDULERS[cfg.scheduler](optimizer, [g["lr"] for g in optimizer.param_groups], updates,
-                                         phase.epochs, cfg.warmup_epochs, cfg.step_size, cfg.gamma)
+    schedule = SCHEDULERS[cfg.scheduler](
+        optimizer,
+        [g["lr"] for g in optimizer.param_groups],
+        updates,
+        phase.epochs,
+        cfg.warmup_epochs,
+        cfg.step_size,
+        cfg.gamma,
+    )
     ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
@@ -187,9 +198,15 @@ def _evaluated_model(model: nn.Module, run: _PhaseRun) -> nn.Module:
     return averaged
 
 
-def fit(model: nn.Module, task: Task, cfg: FitConfig, device: torch.device,
-        on_epoch: Callable[[EpochResult, nn.Module], None], state_path: Path | None = None,
-        fingerprint: str = "") -> list[EpochResult]:
+def fit(
+    model: nn.Module,
+    task: Task,
+    cfg: FitConfig,
+    device: torch.device,
+    on_epoch: Callable[[EpochResult, nn.Module], None],
+    state_path: Path | None = None,
+    fingerprint: str = "",
+) -> list[EpochResult]:
     """Train through cfg.phases. on_epoch sees every epoch's result with the model validation
     scored (the weights' average when cfg.ema is on), on rank 0 only."""
     better = MONITORS[cfg.monitor]
@@ -223,17 +240,27 @@ def fit(model: nn.Module, task: Task, cfg: FitConfig, device: torch.device,
             value = metrics[cfg.monitor]
             improved = best is None or better(value, best)
             best, stale = (value, 0) if improved else (best, stale + 1)
-            result = EpochResult(epoch_no, phase_no, run.optimizer.param_groups[-1]["lr"],
-                                 time.perf_counter() - began, improved, metrics)
+            result = EpochResult(
+                epoch_no, phase_no, run.optimizer.param_groups[-1]["lr"], time.perf_counter() - began, improved, metrics
+            )
             history.append(result)
             if distributed.is_main():  # the other ranks hold the same model: one writer
                 on_epoch(result, scored)
                 if state_path is not None:
-                    atomic_save({
-                        "fingerprint": fingerprint, "phase": phase_no, "epoch_in_phase": e, "stale": stale,
-                        "model": model.state_dict(), "optimizer": run.optimizer.state_dict(),
-                        "scheduler": run.schedule.scheduler.state_dict(), "rng": torch.get_rng_state(),
-                        "ema": run.ema.state_dict() if run.ema is not None else None,
-                        "history": [asdict(r) for r in history]}, state_path)
+                    atomic_save(
+                        {
+                            "fingerprint": fingerprint,
+                            "phase": phase_no,
+                            "epoch_in_phase": e,
+                            "stale": stale,
+                            "model": model.state_dict(),
+                            "optimizer": run.optimizer.state_dict(),
+                            "scheduler": run.schedule.scheduler.state_dict(),
+                            "rng": torch.get_rng_state(),
+                            "ema": run.ema.state_dict() if run.ema is not None else None,
+                            "history": [asdict(r) for r in history],
+                        },
+                        state_path,
+                    )
             epoch_no += 1
     return history

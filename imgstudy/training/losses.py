@@ -1,7 +1,8 @@
 """Losses by name, all taking (logits (B, K), integer targets (B,)), and class weights."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -29,11 +30,13 @@ def cross_entropy(weight, label_smoothing: float, focal_gamma: float) -> Loss:
 @LOSSES.register("bce_with_logits")
 def bce_with_logits(weight, label_smoothing: float, focal_gamma: float) -> Loss:
     """One sigmoid per class against one-hot targets: the binary tasks' loss, for K >= 2 outputs."""
+
     def loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         target = F.one_hot(y, z.shape[1]).to(z.dtype)
         target = target * (1 - label_smoothing) + label_smoothing / 2
         per = F.binary_cross_entropy_with_logits(z, target, reduction="none").sum(1)
         return _weighted_mean(per, y, weight)
+
     return loss
 
 
@@ -51,21 +54,25 @@ def squared_hinge(weight, label_smoothing: float, focal_gamma: float) -> Loss:
 @LOSSES.register("kl_divergence")
 def kl_divergence(weight, label_smoothing: float, focal_gamma: float) -> Loss:
     """KL(target || softmax(z)) with a (smoothed) one-hot target distribution."""
+
     def loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         k = z.shape[1]
         target = F.one_hot(y, k).to(z.dtype) * (1 - label_smoothing) + label_smoothing / k
         per = F.kl_div(F.log_softmax(z, 1), target, reduction="none").sum(1)
         return _weighted_mean(per, y, weight)
+
     return loss
 
 
 @LOSSES.register("focal")
 def focal(weight, label_smoothing: float, focal_gamma: float) -> Loss:
     """Focal loss (Lin et al.): cross-entropy scaled by (1 - p_true)^gamma."""
+
     def loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logp = F.log_softmax(z, 1).gather(1, y[:, None])[:, 0]
         per = -((1 - logp.exp()) ** focal_gamma) * logp
         return _weighted_mean(per, y, weight)
+
     return loss
 
 
@@ -73,22 +80,26 @@ def focal(weight, label_smoothing: float, focal_gamma: float) -> Loss:
 def poisson(weight, label_smoothing: float, focal_gamma: float) -> Loss:
     """Keras' Poisson loss on the softmax probabilities against one-hot targets, as the dog-breed
     study's softmax-output model computed it: mean over classes of p - t log(p)."""
+
     def loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = z.softmax(1)
         target = F.one_hot(y, z.shape[1]).to(p.dtype)
         per = (p - target * torch.log(p + 1e-7)).mean(1)
         return _weighted_mean(per, y, weight)
+
     return loss
 
 
 @LOSSES.register("categorical_hinge")
 def categorical_hinge(weight, label_smoothing: float, focal_gamma: float) -> Loss:
     """Keras' categorical hinge on the softmax probabilities: max(0, 1 + max_(k != y) p_k - p_y)."""
+
     def loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = z.softmax(1)
         true = p.gather(1, y[:, None])[:, 0]
         other = p.masked_fill(F.one_hot(y, z.shape[1]).bool(), float("-inf")).max(1).values
         return _weighted_mean((1 + other - true).clamp_min(0), y, weight)
+
     return loss
 
 
@@ -99,8 +110,9 @@ def class_weights(spec: str | list[float], labels: np.ndarray, num_classes: int)
     if spec == "balanced":
         counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
         if (counts == 0).any():
-            raise ValueError(f"class_weights 'balanced': classes {np.flatnonzero(counts == 0).tolist()} "
-                             "have no training samples")
+            raise ValueError(
+                f"class_weights 'balanced': classes {np.flatnonzero(counts == 0).tolist()} have no training samples"
+            )
         return torch.tensor(len(labels) / (num_classes * counts), dtype=torch.float32)
     if isinstance(spec, list):
         if len(spec) != num_classes:

@@ -5,6 +5,7 @@ mixup (Zhang et al. 2018): x = lam * x + (1 - lam) * x[perm], lam ~ Beta(a, a).
 cutmix (Yun et al. 2019): a box of area (1 - lam) pasted from x[perm]; lam is then the area
 actually kept. When both are on, each batch takes one of them at random (as timm does).
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,7 @@ def _beta(alpha: float, gen: torch.Generator) -> float:
     return float(np.random.default_rng(seed).beta(alpha, alpha))
 
 
-def cutmix_images(x: torch.Tensor, perm: torch.Tensor, lam: float, gen: torch.Generator
-                  ) -> tuple[torch.Tensor, float]:
+def cutmix_images(x: torch.Tensor, perm: torch.Tensor, lam: float, gen: torch.Generator) -> tuple[torch.Tensor, float]:
     """Paste one box of area ~(1 - lam) from x[perm] into every image; returns the images and the
     share of each image that is still its own (the label weight)."""
     _, _, h, w = x.shape

@@ -1,9 +1,10 @@
 """Optimizers and learning-rate schedules by name."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -34,8 +35,9 @@ def param_groups(net: torch.nn.Module, lr: float, backbone_lr_scale: float = 1.0
     return [g for g in ({"params": backbone, "lr": lr * backbone_lr_scale}, {"params": rest, "lr": lr}) if g["params"]]
 
 
-def make_optimizer(name: str, groups: list[dict], weight_decay: float, momentum: float,
-                   nesterov: bool) -> torch.optim.Optimizer:
+def make_optimizer(
+    name: str, groups: list[dict], weight_decay: float, momentum: float, nesterov: bool
+) -> torch.optim.Optimizer:
     """groups: param_groups(); each group keeps its own lr."""
     return OPTIMIZERS[name](groups, groups[-1]["lr"], weight_decay, momentum, nesterov)
 
@@ -63,6 +65,7 @@ def _warmup_cosine(opt, steps: int, warmup: int) -> torch.optim.lr_scheduler.Lam
         if step < warmup:
             return (step + 1) / warmup
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
@@ -73,14 +76,21 @@ def _warmup_constant(opt, steps: int, warmup: int) -> torch.optim.lr_scheduler.L
 # A builder takes (optimizer, the groups' lrs, optimizer steps per epoch, epochs, warmup epochs, step_size, gamma).
 SCHEDULERS: Registry[Callable[..., Schedule]] = Registry("scheduler")
 SCHEDULERS.register("none")(
-    lambda o, lr, spe, ep, wu, ss, g: Schedule(_warmup_constant(o, spe * ep, wu * spe), "batch"))
+    lambda o, lr, spe, ep, wu, ss, g: Schedule(_warmup_constant(o, spe * ep, wu * spe), "batch")
+)
 SCHEDULERS.register("onecycle")(  # its own warm-up: the first 30% of steps
     lambda o, lr, spe, ep, wu, ss, g: Schedule(
-        torch.optim.lr_scheduler.OneCycleLR(o, list(lr), total_steps=spe * ep), "batch"))
+        torch.optim.lr_scheduler.OneCycleLR(o, list(lr), total_steps=spe * ep), "batch"
+    )
+)
 SCHEDULERS.register("cosine")(
-    lambda o, lr, spe, ep, wu, ss, g: Schedule(_warmup_cosine(o, spe * ep, wu * spe), "batch"))
+    lambda o, lr, spe, ep, wu, ss, g: Schedule(_warmup_cosine(o, spe * ep, wu * spe), "batch")
+)
 SCHEDULERS.register("step")(
-    lambda o, lr, spe, ep, wu, ss, g: Schedule(torch.optim.lr_scheduler.StepLR(o, ss, g), "epoch"))
+    lambda o, lr, spe, ep, wu, ss, g: Schedule(torch.optim.lr_scheduler.StepLR(o, ss, g), "epoch")
+)
 SCHEDULERS.register("plateau")(
     lambda o, lr, spe, ep, wu, ss, g: Schedule(
-        torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=g, patience=ss), "metric"))
+        torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=g, patience=ss), "metric"
+    )
+)

@@ -8,6 +8,7 @@ whose AVX512-BF16 is exposed but not AMX (measured: 163 vs 250 GFLOP/s). So `aut
 the AMX flag itself; `torch.backends.cpu.get_cpu_capability()` says "AVX512" on both Xeons
 and cannot tell them apart.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,6 +36,9 @@ class Precision:
 
     def __str__(self) -> str:
         return f"{self.name} ({self.reason})"
+
+
+FP32 = Precision("fp32", "default")
 
 
 def cpu_capabilities() -> dict:

@@ -1,8 +1,9 @@
 """Where and how a stage runs: the device, seeds and threads, index batches."""
+
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -34,4 +35,4 @@ def batches(n: int, batch_size: int, gen: torch.Generator | None = None) -> Iter
     """Index batches over n samples, shuffled when a generator is given."""
     order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
     for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+        yield order[start : start + batch_size]

@@ -4,10 +4,11 @@ the task training/tasks.py).
 Losses take (logits (B, K, H, W), masks (B, H, W) class indices) and work on the softmax
 over the K classes, so every loss ranks the same prediction (the argmax) the same way.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +46,8 @@ SEG_LOSSES.register("dice_bce")(lambda gamma: lambda z, m: soft_dice(z, m) + F.c
 def _focal(gamma: float) -> SegLoss:
     def loss(z: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         logp = F.log_softmax(z, 1).gather(1, m[:, None])[:, 0]
-        return (-(1 - logp.exp()) ** gamma * logp).mean()
+        return (-((1 - logp.exp()) ** gamma) * logp).mean()
+
     return loss
 
 
@@ -71,13 +73,38 @@ def load_model(path: Path, device: torch.device) -> tuple[nn.Module, dict, Input
 
 def seg_fit_config(s: Segment, seed: int, precision: Precision) -> FitConfig:
     """The loop's configuration for a UNet: one phase, the best epoch by validation Dice."""
-    return FitConfig(phases=(Phase(epochs=s.epochs, lr=s.lr),), batch_size=s.batch_size, optimizer=s.optimizer,
-                     monitor="val_dice", patience=s.patience, seed=seed, precision=precision,
-                     weight_decay=s.weight_decay, momentum=s.momentum, nesterov=s.nesterov, scheduler=s.scheduler,
-                     warmup_epochs=s.warmup_epochs, step_size=s.step_size, gamma=s.gamma, grad_clip=s.grad_clip)
+    return FitConfig(
+        phases=(Phase(epochs=s.epochs, lr=s.lr),),
+        batch_size=s.batch_size,
+        optimizer=s.optimizer,
+        monitor="val_dice",
+        patience=s.patience,
+        seed=seed,
+        precision=precision,
+        weight_decay=s.weight_decay,
+        momentum=s.momentum,
+        nesterov=s.nesterov,
+        scheduler=s.scheduler,
+        warmup_epochs=s.warmup_epochs,
+        step_size=s.step_size,
+        gamma=s.gamma,
+        grad_clip=s.grad_clip,
+    )
 
 
-def seg_task(s: Segment, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
-             inputs: Inputs, device: torch.device) -> SegmentTask:
-    return SegmentTask(train, val, inputs, SEG_LOSSES[s.loss](s.focal_gamma), device,
-                       augment=Augment(**s.augment.model_dump()), batch_size=s.batch_size)
+def seg_task(
+    s: Segment,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    inputs: Inputs,
+    device: torch.device,
+) -> SegmentTask:
+    return SegmentTask(
+        train,
+        val,
+        inputs,
+        SEG_LOSSES[s.loss](s.focal_gamma),
+        device,
+        augment=Augment(**s.augment.model_dump()),
+        batch_size=s.batch_size,
+    )

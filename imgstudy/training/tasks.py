@@ -5,6 +5,7 @@ index batches into model input on the device (augmentation on whole batches), co
 loss and scores validation. Everything else (optimizer, precision, resume, early stopping)
 is the loop's.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,8 @@ from torch import nn
 from imgstudy.training.augment import Augment
 from imgstudy.training.inputs import Inputs
 from imgstudy.training.losses import Loss
-from imgstudy.training.mixing import Mixing, MixedTarget
-from imgstudy.training.precision import Precision
+from imgstudy.training.mixing import MixedTarget, Mixing
+from imgstudy.training.precision import FP32, Precision
 from imgstudy.training.runtime import batches
 
 
@@ -24,8 +25,9 @@ def frozen_backbone(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def cached_features(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_size: int,
-                    device: torch.device, precision: Precision) -> torch.Tensor:
+def cached_features(
+    model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_size: int, device: torch.device, precision: Precision
+) -> torch.Tensor:
     """(N, H, W, C) uint8 -> (N, width) pooled backbone features, computed once."""
     model.eval()
     pool = nn.Sequential(*list(model.head)[:2])  # AdaptiveAvgPool2d + Flatten
@@ -48,9 +50,21 @@ class ClassifyTask:
     """Images and labels; the head alone trains on cached backbone features when that is exact
     (frozen backbone, no augmentation); mixup/cutmix mix images and labels of a batch."""
 
-    def __init__(self, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
-                 inputs: Inputs, loss_fn: Loss, device: torch.device, *, augment: Augment, mixing: Mixing,
-                 batch_size: int, feature_cache: bool, sampling: str, precision: Precision):
+    def __init__(
+        self,
+        train: tuple[torch.Tensor, torch.Tensor],
+        val: tuple[torch.Tensor, torch.Tensor],
+        inputs: Inputs,
+        loss_fn: Loss,
+        device: torch.device,
+        *,
+        augment: Augment,
+        mixing: Mixing,
+        batch_size: int,
+        feature_cache: bool,
+        sampling: str,
+        precision: Precision,
+    ):
         self.train_images, self.val_images = train[0], val[0]
         self.train_y, self.val_y = train[1].to(device), val[1].to(device)
         self.inputs, self.loss_fn, self.device = inputs, loss_fn, device
@@ -61,13 +75,16 @@ class ClassifyTask:
 
     def begin_phase(self, model: nn.Module) -> nn.Module:
         model.to(device=self.device, memory_format=self.inputs.memory_format)
-        self.cached = self.feature_cache and not self.augment.active and not self.mixing.active \
-            and frozen_backbone(model)
+        self.cached = (
+            self.feature_cache and not self.augment.active and not self.mixing.active and frozen_backbone(model)
+        )
         if self.cached:
-            self.train_x = cached_features(model, self.train_images, self.inputs, 4 * self.batch_size, self.device,
-                                           self.precision)
-            self.val_x = cached_features(model, self.val_images, self.inputs, 4 * self.batch_size, self.device,
-                                         self.precision)
+            self.train_x = cached_features(
+                model, self.train_images, self.inputs, 4 * self.batch_size, self.device, self.precision
+            )
+            self.val_x = cached_features(
+                model, self.val_images, self.inputs, 4 * self.batch_size, self.device, self.precision
+            )
         return self.net_of(model)
 
     def net_of(self, model: nn.Module) -> nn.Module:
@@ -111,8 +128,10 @@ class ClassifyTask:
             with precision.autocast(self.device):
                 out.append(net(self._input(idx, False, None)).float())
         logits = torch.cat(out)
-        return {"val_loss": self.loss_fn(logits, self.val_y).item(),
-                "val_acc": (logits.argmax(1) == self.val_y).float().mean().item()}
+        return {
+            "val_loss": self.loss_fn(logits, self.val_y).item(),
+            "val_acc": (logits.argmax(1) == self.val_y).float().mean().item(),
+        }
 
 
 @torch.no_grad()
@@ -127,8 +146,14 @@ def batch_dice(pred: torch.Tensor, masks: torch.Tensor, num_classes: int) -> tor
 
 
 @torch.no_grad()
-def predict_masks(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_size: int, device: torch.device,
-                  precision: Precision = Precision("fp32", "default")) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_masks(
+    model: nn.Module,
+    images: torch.Tensor,
+    inputs: Inputs,
+    batch_size: int,
+    device: torch.device,
+    precision: Precision = FP32,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, H, W, C) uint8 -> (label maps (N, H, W) int64, logits (N, K, H, W) float) on the CPU."""
     model.eval()
     logits = []
@@ -142,8 +167,17 @@ def predict_masks(model: nn.Module, images: torch.Tensor, inputs: Inputs, batch_
 class SegmentTask:
     """Images and (N, H, W) class-index masks; geometric augmentation moves both together."""
 
-    def __init__(self, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
-                 inputs: Inputs, loss_fn: Loss, device: torch.device, *, augment: Augment, batch_size: int):
+    def __init__(
+        self,
+        train: tuple[torch.Tensor, torch.Tensor],
+        val: tuple[torch.Tensor, torch.Tensor],
+        inputs: Inputs,
+        loss_fn: Loss,
+        device: torch.device,
+        *,
+        augment: Augment,
+        batch_size: int,
+    ):
         self.train_images, self.train_masks = train
         self.val_images, self.val_masks = val
         self.inputs, self.loss_fn, self.device = inputs, loss_fn, device
@@ -175,6 +209,8 @@ class SegmentTask:
 
     def validate(self, net: nn.Module, precision: Precision) -> dict[str, float]:
         pred, logits = predict_masks(net, self.val_images, self.inputs, 2 * self.batch_size, self.device, precision)
-        return {"val_loss": self.loss_fn(logits, self.val_masks).item(),
-                "val_dice": batch_dice(pred, self.val_masks, logits.shape[1]).mean().item(),
-                "val_pixel_accuracy": (pred == self.val_masks).float().mean().item()}
+        return {
+            "val_loss": self.loss_fn(logits, self.val_masks).item(),
+            "val_dice": batch_dice(pred, self.val_masks, logits.shape[1]).mean().item(),
+            "val_pixel_accuracy": (pred == self.val_masks).float().mean().item(),
+        }

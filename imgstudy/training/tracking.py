@@ -2,12 +2,12 @@
 
 Only rank 0 of a distributed run creates a Tracker; the others log nothing.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from dvclive import Live
-
 from imgstudy.training.loop import EpochResult
 
 
@@ -26,8 +26,15 @@ def flatten(d: dict, prefix: str = "") -> dict[str, str]:
 
 
 class Tracker:
-    def __init__(self, live_dir: Path, resume_step: int | None, params: dict, mlflow_uri: str | None,
-                 experiment: str, run_name: str):
+    def __init__(
+        self,
+        live_dir: Path,
+        resume_step: int | None,
+        params: dict,
+        mlflow_uri: str | None,
+        experiment: str,
+        run_name: str,
+    ):
         self.live = Live(dir=str(live_dir), resume=resume_step is not None, dvcyaml=None, save_dvc_exp=False)
         if resume_step is not None:
             self.live.step = resume_step  # DVCLive cannot tell "step 0 logged" from "nothing logged"

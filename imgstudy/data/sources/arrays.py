@@ -1,4 +1,5 @@
 """Datasets that ship arrays: scikit-learn's 8x8 digits and MedMNIST-layout .npz files."""
+
 from __future__ import annotations
 
 import shutil
@@ -28,8 +29,13 @@ class DigitsDataset:
     def read(self, dest: Path) -> RawData:
         d = np.load(dest / "digits.npz")
         n = len(d["labels"])
-        return RawData(d["labels"], [str(k) for k in range(10)], [f"digits.npz#{i}" for i in range(n)],
-                       np.full(n, ""), images=d["images"][..., None])
+        return RawData(
+            d["labels"],
+            [str(k) for k in range(10)],
+            [f"digits.npz#{i}" for i in range(n)],
+            np.full(n, ""),
+            images=d["images"][..., None],
+        )
 
 
 @dataclass(frozen=True)

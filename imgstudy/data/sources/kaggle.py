@@ -1,4 +1,5 @@
 """Kaggle datasets through the official client, with clear errors before any work."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,10 @@ def kaggle_download(slug: str, dest: Path) -> None:
     or KAGGLE_USERNAME/KAGGLE_KEY, checked before anything else so the error is clear."""
     config = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
     if not config.is_file() and not (os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")):
-        raise SourceError(f"Kaggle dataset {slug!r}: no credentials; put your API token at {config} "
-                          "(kaggle.com > Settings > API > Create New Token) or set KAGGLE_USERNAME and KAGGLE_KEY")
+        raise SourceError(
+            f"Kaggle dataset {slug!r}: no credentials; put your API token at {config} "
+            "(kaggle.com > Settings > API > Create New Token) or set KAGGLE_USERNAME and KAGGLE_KEY"
+        )
     try:
         from kaggle.api.kaggle_api_extended import KaggleApi
     except ImportError:

@@ -1,4 +1,5 @@
 """Images with segmentation masks: folders (images/ + masks/), a CSV manifest, NIfTI volumes."""
+
 from __future__ import annotations
 
 import shutil
@@ -53,12 +54,21 @@ class PairsDataset:
             pairs = pair_manifest(dest / "listing.csv")
             split, classes, by_folder = [SPLIT_ALIASES.get(g.lower(), "") for g in pairs.groups], [], False
         if not pairs.images:
-            raise SourceError(f"{dest}: no image/mask pairs found"
-                              + (f"; e.g. {pairs.unmatched[0][0]}: {pairs.unmatched[0][1]}" if pairs.unmatched else ""))
+            raise SourceError(
+                f"{dest}: no image/mask pairs found"
+                + (f"; e.g. {pairs.unmatched[0][0]}: {pairs.unmatched[0][1]}" if pairs.unmatched else "")
+            )
         labels = [classes.index(g) for g in pairs.groups] if by_folder else [0] * len(pairs.images)
-        return RawData(np.array(labels, np.int64), classes if by_folder else FROM_MASKS,
-                       [str(f.relative_to(dest)) for f in pairs.images], np.array(split), files=pairs.images,
-                       mask_files=pairs.masks, labels_from_masks=not by_folder, unmatched=tuple(pairs.unmatched))
+        return RawData(
+            np.array(labels, np.int64),
+            classes if by_folder else FROM_MASKS,
+            [str(f.relative_to(dest)) for f in pairs.images],
+            np.array(split),
+            files=pairs.images,
+            mask_files=pairs.masks,
+            labels_from_masks=not by_folder,
+            unmatched=tuple(pairs.unmatched),
+        )
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,16 @@ class NiftiSegDataset:
         masks = {p.name: p for p in sorted((dest / "masks").rglob("*.nii*"))}
         if not volumes.keys() & masks.keys():
             raise SourceError(f"{dest}: no NIfTI volume under volumes/ has a mask of the same name under masks/")
-        unmatched = tuple((str(volumes[n]), "no mask volume with this name")
-                          for n in sorted(volumes.keys() - masks.keys()))
-        return RawData(np.zeros(0, np.int64), FROM_MASKS, [], np.array([], dtype=str),
-                       volumes=[(volumes[n], masks[n]) for n in sorted(volumes.keys() & masks.keys())],
-                       mask_classes=self.mask_classes, labels_from_masks=True, unmatched=unmatched)
+        unmatched = tuple(
+            (str(volumes[n]), "no mask volume with this name") for n in sorted(volumes.keys() - masks.keys())
+        )
+        return RawData(
+            np.zeros(0, np.int64),
+            FROM_MASKS,
+            [],
+            np.array([], dtype=str),
+            volumes=[(volumes[n], masks[n]) for n in sorted(volumes.keys() & masks.keys())],
+            mask_classes=self.mask_classes,
+            labels_from_masks=True,
+            unmatched=unmatched,
+        )

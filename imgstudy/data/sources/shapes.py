@@ -1,5 +1,6 @@
 """A generated segmentation dataset: noisy gray images holding one disc, square or triangle,
 with its binary mask. Built offline from a seed, so the segmentation branch runs anywhere."""
+
 from __future__ import annotations
 
 import shutil
