@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from httpserver import Faults, Server
 from PIL import Image
 
+from httpserver import Faults, Server
 from imgstudy.data.archive import extract
 from imgstudy.data.sources.files import FilesDataset, read_csv_listing, read_folder
 from imgstudy.data.sources.kaggle import kaggle_download

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import ROOT, project_env, sh
 
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PROJECT_FILES, ROOT, edit_params, sh
 from PIL import Image
 
+from conftest import PROJECT_FILES, ROOT, edit_params, sh
 from imgstudy import params as P
 from imgstudy.data.store import open_store
 from imgstudy.errors import SourceError

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ROOT
 from torch import nn
 
+from conftest import ROOT
 from imgstudy import params as P
 from imgstudy.models import MODELS, build_model
 

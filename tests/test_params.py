@@ -6,8 +6,8 @@ import copy
 import re
 
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from imgstudy import params as P
 
 RAW = {**P.read_yaml(ROOT / "params.yaml"), "variants": {"default": {}}, "grid": ["default"]}

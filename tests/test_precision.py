@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, cnn_params, write_quadrant_store
 
+from conftest import ROOT, cnn_params, write_quadrant_store
 from imgstudy import params as P
 from imgstudy.training import checkpoint, precision
 from imgstudy.training.precision import choose_precision, cpu_kind

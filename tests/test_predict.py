@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, cnn_params, project_env, quadrant_images, write_quadrant_store
 from PIL import Image
 
+from conftest import ROOT, cnn_params, project_env, quadrant_images, write_quadrant_store
 from imgstudy import params as P
 from imgstudy.serving.predict import Predictor, expand_inputs
 from stages import split, train

@@ -14,8 +14,8 @@ import json
 
 import pytest
 import yaml
-from conftest import copy_project, sh
 
+from conftest import copy_project, sh
 from imgstudy import params as P
 from imgstudy.evaluation.compare import display_name
 from imgstudy.models import MODELS

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 import yaml
-from conftest import ROOT, cnn_params, project_env, write_quadrant_store
 
+from conftest import ROOT, cnn_params, project_env, write_quadrant_store
 from stages import split
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import optuna
 import yaml
-from conftest import cnn_params, write_quadrant_store
 
+from conftest import cnn_params, write_quadrant_store
 from stages import split
 from tools import search
 

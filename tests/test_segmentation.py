@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import edit_params, sh
-from httpserver import Server
 from PIL import Image
 
+from conftest import edit_params, sh
+from httpserver import Server
 from imgstudy import params as P
 from imgstudy.data import prepare
 from imgstudy.data.catalog import dataset

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from httpserver import Faults, Server
 
+from httpserver import Faults, Server
 from imgstudy.data.catalog import MNIST
 from imgstudy.data.fetch import download
 from imgstudy.data.formats import NumpyOnlyUnpickler, read_idx, write_idx

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import classify_task, cnn_params, quadrant_images, write_quadrant_store
 
+from conftest import classify_task, cnn_params, quadrant_images, write_quadrant_store
 from imgstudy import params as P
 from imgstudy.training import checkpoint
 from imgstudy.training.inputs import Inputs

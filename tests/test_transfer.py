@@ -6,10 +6,10 @@ import urllib.error
 
 import pytest
 import torch
-from conftest import classify_task, quadrant_images
 from torch import nn
 from torchvision.models import get_model
 
+from conftest import classify_task, quadrant_images
 from imgstudy.models import build_model
 from imgstudy.models import weights as W
 from imgstudy.models.transfer import ARCHS, adapt_first_conv
