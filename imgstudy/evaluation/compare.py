@@ -246,7 +246,8 @@ def seg_report(per_image: dict[str, dict[str, np.ndarray]], resamples: int, conf
     return {"best": best, "confidence": confidence, "bootstrap": resamples, "variants": variants}
 
 
-def seg_markdown(report: dict) -> str:
+def seg_rows(report: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the segmentation table, one row per segmentation variant."""
     header = ["variant", "Dice", "IoU", "HD95 (px)", "test images", f"p vs {display_name(report['best'])}"]
     rows = []
     for name, v in report["variants"].items():
@@ -257,8 +258,16 @@ def seg_markdown(report: dict) -> str:
             cells.append(f"{v[m]['mean']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]")
         cells += [str(v["images"]), "best" if name == report["best"] else f"{v['p_value']:.3g}"]
         rows.append(cells)
+    return header, rows
+
+
+def seg_caption(report: dict) -> str:
     return (
-        f"Segmentation, best by Dice: **{display_name(report['best'])}**. Brackets: "
-        f"{report['confidence']:.0%} bootstrap intervals over test images ({report['bootstrap']} resamples); "
-        "last column: Wilcoxon signed-rank test of per-image Dice against the best.\n\n" + to_markdown(header, rows)
+        f"Segmentation, best by Dice: {display_name(report['best'])}. Brackets: {report['confidence']:.0%} "
+        f"bootstrap intervals over test images ({report['bootstrap']} resamples); last column: Wilcoxon "
+        "signed-rank test of per-image Dice against the best."
     )
+
+
+def seg_markdown(report: dict) -> str:
+    return seg_caption(report) + "\n\n" + to_markdown(*seg_rows(report))

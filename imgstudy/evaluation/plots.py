@@ -15,7 +15,7 @@ def plot_metric_bars(path: Path, variants: dict[str, dict], metrics: list[str]) 
     """Grouped bars per variant, one colour per metric, whiskers = the bootstrap interval."""
     names = list(variants)
     width = 0.8 / len(metrics)
-    fig, ax = plt.subplots(figsize=(min(14, 1.2 * len(names) + 2), 4))
+    fig, ax = plt.subplots(figsize=(min(14, max(6.0, 1.2 * len(names) + 2)), 4))
     for i, m in enumerate(metrics):
         values = np.array([variants[n]["metrics"][m] for n in names])
         lo = np.array([variants[n]["ci"][m][0] for n in names])
