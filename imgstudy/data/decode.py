@@ -46,7 +46,18 @@ def _to_mode(img: Image.Image, channels: int) -> Image.Image:
 
 def decode(path: str | Path, spec: DecodeSpec) -> np.ndarray:
     """One file -> (size, size, channels) uint8. Raises ValueError with the reason if unusable."""
-    Image.MAX_IMAGE_PIXELS = spec.max_pixels
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, spec.max_pixels  # restored below: PIL's is global
+    try:
+        img = _open(path, spec)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    array = np.asarray(img, dtype=np.uint8)
+    array = array[..., None] if array.ndim == 2 else array
+    return resize_one(equalize(array, spec.equalize, spec.clahe_clip), spec.size, spec.resize)
+
+
+def _open(path: str | Path, spec: DecodeSpec) -> Image.Image:
+    """The decoded, upright image in L or RGB mode; ValueError with the reason when it is unusable."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -61,9 +72,7 @@ def decode(path: str | Path, spec: DecodeSpec) -> np.ndarray:
             raise ValueError(f"refused as a decompression bomb: {e}") from None
         except (OSError, SyntaxError, Image.UnidentifiedImageError) as e:
             raise ValueError(f"unreadable image: {e}") from None
-    array = np.asarray(img, dtype=np.uint8)
-    array = array[..., None] if array.ndim == 2 else array
-    return resize_one(equalize(array, spec.equalize, spec.clahe_clip), spec.size, spec.resize)
+    return img
 
 
 def _decode_or_reason(args: tuple[str, DecodeSpec]) -> np.ndarray | str:
