@@ -8,6 +8,7 @@ resize new images as card.json's preprocess settings say (or use tools.predict).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -28,6 +29,23 @@ class Deployable(nn.Module):
         return self.model(self.inputs.normalize(x))
 
 
+def onnx_graph(model: nn.Module, inputs: Inputs, size: int, target) -> None:
+    """normalize -> model as an ONNX graph with a dynamic batch size, written to `target` (a path or
+    a file object: the web app keeps it in memory)."""
+    model = model.to(memory_format=torch.contiguous_format).float().eval()
+    example = torch.rand(2, inputs.channels, size, size)
+    with torch.no_grad():
+        torch.onnx.export(
+            Deployable(model, inputs).eval(),
+            (example,),
+            target,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            dynamo=False,
+        )
+
+
 def export(model_path: Path, out: Path) -> dict[str, Path]:
     model, card = checkpoint.load(model_path, torch.device("cpu"))
     model = model.to(memory_format=torch.contiguous_format).float().eval()
@@ -36,15 +54,7 @@ def export(model_path: Path, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         torch.jit.trace(wrapped, example).save(str(out / "model.ts"))
-        torch.onnx.export(
-            wrapped,
-            (example,),
-            str(out / "model.onnx"),
-            input_names=["image"],
-            output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-            dynamo=False,
-        )
+    onnx_graph(model, card.inputs, card.image_size, str(out / "model.onnx"))
     (out / "card.json").write_text(
         json.dumps(
             {

@@ -1,0 +1,69 @@
+"""The machine a benchmark ran on, and results kept per kind of machine.
+
+Figures of one kind of CPU never overwrite another's: bench/results.json holds one entry per kind
+(amx: Intel Xeon with AMX; avx512: AVX512 without AMX, e.g. a Xeon whose VM hides AMX; avx2: AVX2
+only, e.g. AMD EPYC), each with the CPU record it was measured on.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import torch
+
+from imgstudy.training.precision import choose_precision, cpu_capabilities, cpu_kind
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_record() -> dict:
+    caps = cpu_capabilities()
+    return {
+        "name": cpu_name(),
+        "kind": cpu_kind(caps),
+        "amx_bf16": bool(caps.get("amx_bf16")),
+        "avx512_bf16": bool(caps.get("avx512_bf16")),
+        "avx2": bool(caps.get("avx2")),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "auto_precision": choose_precision("auto", torch.device("cpu")).name,
+    }
+
+
+def save(path: Path, figures: dict, rows: list[tuple[str, str, str]]) -> dict:
+    """Merge this run's figures into results.json under its kind of machine; returns all kinds."""
+    cpu = cpu_record()
+    kinds = json.loads(path.read_text()).get("kinds", {}) if path.is_file() else {}
+    kinds[cpu["kind"]] = {"cpu": cpu, **figures, "table": [list(r) for r in rows]}
+    path.write_text(json.dumps({"kinds": kinds}, indent=2) + "\n")
+    return kinds
+
+
+def markdown(kinds: dict) -> str:
+    """One table per kind of machine, the CPU it ran on above it."""
+    out = []
+    for kind, entry in sorted(kinds.items()):
+        cpu = entry["cpu"]
+        flags = (
+            ", ".join(f for f in ("amx_bf16", "avx512_bf16", "avx2") if cpu.get(f)) or "none of amx/avx512_bf16/avx2"
+        )
+        out.append(
+            f"### {kind}: {cpu['name']} ({flags}; {cpu['threads']} threads; torch {cpu['torch']}; "
+            f"precision auto = {cpu['auto_precision']})\n"
+        )
+        if entry.get("note"):
+            out.append(f"{entry['note']}\n")
+        out.append("| measure | values | result |\n|---|---|---|\n")
+        out += [f"| {a} | {b} | {c} |\n" for a, b, c in entry["table"]]
+        out.append("\n")
+    return "".join(out)
