@@ -187,7 +187,7 @@ def feature_cache_speedup(side: int = 224, n: int = 64, batch: int = 16) -> tupl
             task_for(x, y, (x[:batch], y[:batch]), inputs, Augment(), batch, FP32, cache),
             config(3, batch, FP32),
             CPU,
-            lambda r, m: seconds.append(r.seconds),
+            lambda r, m, s=seconds: s.append(r.seconds),
         )
         times[cache] = float(np.median(seconds[1:]))  # steady-state epochs (the cache fills before epoch 1)
     return times[False] / times[True], times[False], times[True]
@@ -280,7 +280,7 @@ def segmentation_rates(side: int, n: int = 64, batch: int = 8) -> dict[str, floa
                 precision=precision,
             ),
             CPU,
-            lambda r, mod: seconds.append(r.seconds),
+            lambda r, mod, s=seconds: s.append(r.seconds),
         )
         rates[name] = n / seconds[-1]
     return rates

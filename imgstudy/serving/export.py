@@ -34,7 +34,8 @@ def onnx_graph(model: nn.Module, inputs: Inputs, size: int, target) -> None:
     a file object: the web app keeps it in memory)."""
     model = model.to(memory_format=torch.contiguous_format).float().eval()
     example = torch.rand(2, inputs.channels, size, size)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the normalization's constants are constant
         torch.onnx.export(
             Deployable(model, inputs).eval(),
             (example,),
