@@ -12,6 +12,7 @@ class Faults:
     errors_500: int = 0  # answer this many requests with 500 first
     drop_after: int | None = None  # on the first full request, close after this many bytes
     ignore_range: bool = False
+    always_500: bool = False  # every request fails: retries run out
     log: list[str] = field(default_factory=list)
 
 
@@ -27,7 +28,7 @@ class Server:
             def do_GET(self):
                 f = server.faults
                 f.log.append(f"GET {self.path} range={self.headers.get('Range')}")
-                if f.errors_500 > 0:
+                if f.errors_500 > 0 or f.always_500:
                     f.errors_500 -= 1
                     self.send_error(500, "injected")
                     return
@@ -39,6 +40,11 @@ class Server:
                 rng = self.headers.get("Range")
                 if rng and not f.ignore_range:
                     start = int(rng.removeprefix("bytes=").split("-")[0])
+                    if start >= len(body):  # nothing left to send: the client already has it all
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(body)}")
+                        self.end_headers()
+                        return
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
                 else:

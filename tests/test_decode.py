@@ -89,3 +89,14 @@ def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
     spec = DecodeSpec(channels=1, size=32, resize="stretch", equalize="none", clahe_clip=2.0, max_pixels=100_000)
     with pytest.raises(ValueError, match="decompression bomb"):
         decode(path, spec)
+
+
+def test_decoding_leaves_pils_global_pixel_limit_as_it_was(tmp_path) -> None:
+    from PIL import Image
+
+    from imgstudy.data.decode import DecodeSpec, decode
+
+    Image.new("L", (10, 10)).save(tmp_path / "a.png")
+    before = Image.MAX_IMAGE_PIXELS
+    decode(tmp_path / "a.png", DecodeSpec(1, 8, "stretch", "none", 2.0, max_pixels=1_000))
+    assert Image.MAX_IMAGE_PIXELS == before

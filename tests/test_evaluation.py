@@ -32,6 +32,20 @@ def test_detailed_metrics_equal_scikit_learn() -> None:
     assert "sensitivity" not in m
 
 
+def test_average_precision_by_hand_binary_and_with_an_absent_class() -> None:
+    # Binary AP = sum over the ranked positives of precision at each: scores 0.9(+) 0.8(-) 0.7(+) 0.2(-)
+    # -> precision 1/1 at the first positive, 2/3 at the second: AP = (1 + 2/3) / 2
+    y = np.array([1, 0, 1, 0])
+    p1 = np.array([0.9, 0.8, 0.7, 0.2])
+    assert detailed_metrics(y, np.stack([1 - p1, p1], 1))["average_precision"] == pytest.approx((1 + 2 / 3) / 2)
+    # Three classes, class 2 absent from the labels: the macro mean over the two present classes only.
+    y = np.array([0, 0, 1, 1])
+    probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.3, 0.6, 0.1], [0.6, 0.3, 0.1]])
+    ap0 = (1 + 0.5) / 2  # class 0 ranks 0.7(+) 0.6(-) 0.3(-) 0.2(+): precision 1 and 2/4
+    ap1 = (1 + 2 / 3) / 2  # class 1 ranks 0.6(+) 0.5(-) 0.3(+) 0.2(-): precision 1 and 2/3
+    assert detailed_metrics(y, probs)["average_precision"] == pytest.approx((ap0 + ap1) / 2)
+
+
 def test_expected_calibration_error_by_hand() -> None:
     y = np.array([0, 0, 1, 1])
     probs = np.array([[0.95, 0.05], [0.95, 0.05], [0.65, 0.35], [0.3, 0.7]])
@@ -41,10 +55,12 @@ def test_expected_calibration_error_by_hand() -> None:
 
 
 def test_binary_threshold_is_chosen_on_validation_and_applied_to_test() -> None:
-    y_val = np.array([0, 0, 0, 1, 1, 1])
-    p_val = np.array([0.1, 0.2, 0.35, 0.3, 0.6, 0.9])
+    y_val = np.array([0, 0, 0, 0, 1, 1, 1])
+    p_val = np.array([0.1, 0.2, 0.25, 0.35, 0.3, 0.6, 0.9])
+    # J = sensitivity + specificity - 1 at each candidate: 0.9 -> 1/3, 0.6 -> 2/3, 0.35 -> 2/3 - 1/4,
+    # 0.3 -> 1 - 1/4 = 3/4 (the unique best), 0.25 -> 1 - 2/4
     threshold = youden_threshold(y_val, p_val)
-    assert threshold == pytest.approx(0.3)  # J = 1 - 1/3 at 0.3 (all positives, one negative above)
+    assert threshold == pytest.approx(0.3)
     y_test = np.array([0, 0, 1, 1, 1])
     p_test = np.array([0.25, 0.4, 0.31, 0.29, 0.8])
     m = detailed_metrics(y_test, np.stack([1 - p_test, p_test], 1), threshold)
@@ -61,8 +77,14 @@ def test_confused_pairs_are_the_most_frequent_mistakes() -> None:
 
 def test_tta_views_and_averaging() -> None:
     x = torch.rand(2, 1, 8, 8)
-    assert len(_views(x, "none")) == 1 and len(_views(x, "hflip")) == 2 and len(_views(x, "hflip_shift")) == 6
-    assert torch.equal(_views(x, "hflip")[1], x.flip(-1))
+    assert len(_views(x, "none")) == 1 and torch.equal(_views(x, "none")[0], x)
+    flip = _views(x, "hflip")
+    assert len(flip) == 2 and torch.equal(flip[1][..., :, 0], x[..., :, 7])  # column 0 of the mirror = column 7
+    shifted = _views(x, "hflip_shift")
+    assert len(shifted) == 6 and torch.equal(shifted[1], flip[1])
+    # 2 px down, up, right, left: each moves pixel (3, 3) by 2 along one axis (with wrap-around)
+    for view, (r, c) in zip(shifted[2:], ((5, 3), (1, 3), (3, 5), (3, 1))):
+        assert torch.equal(view[..., r, c], x[..., 3, 3])
     # A model that only sees the left half: flipping changes its answer, and TTA averages both.
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
     with torch.no_grad():

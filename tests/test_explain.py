@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from imgstudy.evaluation.explain import area_under, cam_maps, deletion_curves, pick_samples
+from imgstudy.evaluation.explain import CAM_METHODS, area_under, cam_maps, deletion_curves, pick_samples
 
 
 class CornerNet(nn.Module):
@@ -48,7 +48,7 @@ def images(n: int = 6) -> torch.Tensor:
     return x
 
 
-@pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
+@pytest.mark.parametrize("method", CAM_METHODS.names())
 def test_maps_concentrate_on_the_corner(method: str) -> None:
     model = CornerNet().eval()
     masks = cam_maps(model, model.cam_layer, images().requires_grad_(True), [0] * 6, method)

@@ -70,16 +70,59 @@ def test_class_weights() -> None:
     )
 
 
-@pytest.mark.parametrize("name", OPTIMIZERS.names())
-def test_every_optimizer_lowers_a_simple_loss(name: str) -> None:
-    w = torch.nn.Parameter(torch.tensor([3.0, -2.0]))
-    lr = 1.0 if name == "adadelta" else 0.05
-    opt = make_optimizer(name, [{"params": [w], "lr": lr}], 0.0, 0.9, name == "sgd")
-    for _ in range(20):
+def steps_of(
+    name: str,
+    lr: float,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    n: int = 2,
+    start: float = 3.0,
+) -> list[float]:
+    """The weight after each of n steps on loss w**2 / 2 (gradient w), from w = start."""
+    w = torch.nn.Parameter(torch.tensor([start]))
+    opt = make_optimizer(name, [{"params": [w], "lr": lr}], weight_decay, momentum, nesterov)
+    seen = []
+    for _ in range(n):
         opt.zero_grad()
-        (w**2).sum().backward()
+        (w**2 / 2).sum().backward()
         opt.step()
-    assert (w**2).sum().item() < 13.0
+        seen.append(w.item())
+    return seen
+
+
+def test_sgd_momentum_nesterov_and_weight_decay_by_hand() -> None:
+    # plain: w <- w - lr g, g = w
+    assert steps_of("sgd", 0.1) == pytest.approx([2.7, 2.43])
+    # momentum 0.9: v1 = g0 = 3, w1 = 2.7; v2 = 0.9 * 3 + 2.7 = 5.4, w2 = 2.7 - 0.54 = 2.16
+    assert steps_of("sgd", 0.1, momentum=0.9) == pytest.approx([2.7, 2.16])
+    # nesterov: step with g + 0.9 v: w1 = 3 - 0.1 (3 + 2.7) = 2.43; v2 = 2.7 + 2.43 = 5.13,
+    # w2 = 2.43 - 0.1 (2.43 + 0.9 * 5.13) = 1.7253
+    assert steps_of("sgd", 0.1, momentum=0.9, nesterov=True) == pytest.approx([2.43, 1.7253])
+    # L2 weight decay 0.5 adds 0.5 w to the gradient: w1 = 3 - 0.1 * 4.5 = 2.55
+    assert steps_of("sgd", 0.1, weight_decay=0.5, n=1) == pytest.approx([2.55])
+
+
+def test_adam_steps_by_the_lr_and_adamw_decays_apart_from_the_gradient() -> None:
+    # Adam's first step is lr * m / sqrt(v) = lr * sign(g), whatever the gradient's size
+    assert steps_of("adam", 0.1, n=1) == pytest.approx([2.9], abs=1e-6)
+    assert steps_of("adam", 0.1, n=1, start=300.0) == pytest.approx([299.9], abs=1e-4)
+    # AdamW: the same step, then w shrinks by lr * wd * w (decoupled): 3 - 0.1 * 0.5 * 3 - 0.1
+    assert steps_of("adamw", 0.1, weight_decay=0.5, n=1) == pytest.approx([3 - 0.15 - 0.1], abs=1e-6)
+    # Adam's L2 decay goes through the gradient instead: still one lr-sized step on the first update
+    assert steps_of("adam", 0.1, weight_decay=0.5, n=1) == pytest.approx([2.9], abs=1e-6)
+
+
+def test_rmsprop_momentum_is_passed_on() -> None:
+    plain, with_momentum = steps_of("rmsprop", 0.01, n=3), steps_of("rmsprop", 0.01, momentum=0.9, n=3)
+    assert plain[0] == pytest.approx(with_momentum[0]) and with_momentum[2] < plain[2]  # momentum accelerates
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS.names())
+def test_every_optimizer_converges_on_a_quadratic(name: str) -> None:
+    lr = {"adadelta": 10.0, "adagrad": 0.5}.get(name, 0.1)
+    final = steps_of(name, lr, n=300)[-1]
+    assert abs(final) < 0.3, (name, final)  # from 3.0: within a tenth of the start (the optimum is 0)
 
 
 def test_frozen_everything_is_a_clear_error() -> None:

@@ -14,10 +14,10 @@ TRAIN = P.load(ROOT / "params.yaml", "F0").train
 
 
 def options(name: str) -> dict:
-    """The model's options from params.yaml; no ImageNet download for shape tests."""
+    """The model's options from params.yaml, the whole network trainable; no ImageNet download."""
     group = MODELS[name].options
     opts = getattr(TRAIN, group).model_dump() if group else {}
-    return {**opts, "weights": "none"} if group == "transfer" else opts
+    return {**opts, "weights": "none", "freeze": False} if group == "transfer" else opts
 
 
 @pytest.mark.parametrize("name", MODELS.names())
@@ -30,8 +30,11 @@ def test_forward_backward_shapes_and_finite(name: str, channels: int) -> None:
     assert out.shape == (4, 7)
     assert torch.isfinite(out).all()
     out.sum().backward()
-    grads = [w.grad for w in model.parameters() if w.requires_grad]
-    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    params = list(model.parameters())
+    assert all(w.requires_grad for w in params)  # nothing frozen: backward must reach every layer
+    assert all(w.grad is not None and torch.isfinite(w.grad).all() for w in params)
+    first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    assert first.in_channels == channels and first.weight.grad.abs().sum() > 0  # down to the first layer
 
 
 def conv_bn(c_in: int, c_out: int) -> int:

@@ -138,3 +138,53 @@ def test_search_space_is_checked() -> None:
     assert "search.space.train.lr" in msg and "must be below high" in msg
     assert "give either low and high, or choices" in error_of(with_change("search.space", {"train.lr": {}}))
     assert "only train settings" in error_of(with_change("search.space", {"preprocess.size": {"choices": [32]}}))
+
+
+# Every refusal of the schema: (key, bad value, what the message must say). Each case would be
+# accepted if its validator were gone.
+REFUSALS = [
+    ("download.dataset", "imagenet", "unknown dataset 'imagenet'; choose a catalog name"),
+    ("download.dataset", "folder", "dataset 'folder' needs download.location"),
+    ("download.checksum", "crc32:abc", "expected sha256:<hex> or md5:<hex>"),
+    ("preprocess.mask_colors", [[0, 0]], "each entry is [R, G, B] with values 0..255"),
+    ("preprocess.mask_colors", [[0, 0, 300]], "each entry is [R, G, B] with values 0..255"),
+    ("preprocess.masks", "colors", "masks: colors needs preprocess.mask_colors"),
+    ("preprocess.hu_window", [250, -1250], "low must be below high"),
+    ("preprocess.size", 4, "greater than or equal to 8"),
+    ("train.model", "alexnet", "unknown model 'alexnet'; choose one of"),
+    ("train.scheduler", "linear", "unknown scheduler 'linear'"),
+    ("train.loss", "mse", "unknown loss 'mse'"),
+    ("train.optimizer", "lion", "unknown optimizer 'lion'"),
+    ("train.cnn.activation", "swish", "unknown activation 'swish'"),
+    ("train.equalize", "hist", "Input should be 'none', 'global' or 'clahe'"),
+    ("train.sampling", "weighted", "Input should be 'uniform' or 'balanced'"),
+    ("train.ema", 1.0, "less than 1"),
+    ("train.accumulate", 0, "greater than or equal to 1"),
+    ("train.augment.policy", "autoaugment", "'none', 'randaugment' or 'trivialaugment'"),
+    ("segment.unet.encoder", "vgg16", "unknown UNet encoder 'vgg16'"),
+    ("segment.loss", "hinge", "unknown segmentation loss 'hinge'"),
+    ("segment.augment.thin", 0.5, "thin erodes image strokes but not their masks"),
+    ("segment.augment.policy", "randaugment", "augment policies move images without their masks"),
+    ("robustness.corruptions", ["snow"], "unknown corruption 'snow'"),
+    ("explain.method", "lime", "unknown CAM method 'lime'"),
+    ("compare.metric", "loss", "Input should be 'accuracy'"),
+    ("compare.columns", {"Size": "train.size"}, "names 'train.size', which is not a params key"),
+    ("search.variant", "nope", "search.variant 'nope' is not under variants"),
+    ("search.space", {"train.nope": {"low": 0, "high": 1}}, "'train.nope': not a train setting"),
+    ("grid", ["missing"], "grid or seg_grid lists 'missing', which is not under variants"),
+    ("base.device", "tpu", "Input should be 'auto', 'cpu', 'cuda' or 'mps'"),
+]
+
+
+@pytest.mark.parametrize("key, value, message", REFUSALS, ids=[f"{k}={v}" for k, v, _ in REFUSALS])
+def test_every_validator_refuses_its_bad_value(key: str, value: object, message: str) -> None:
+    assert message in error_of(with_change(key, value))
+
+
+def test_finetuning_needs_a_backbone_and_variants_name_their_sections() -> None:
+    raw = with_change("train.model", "mnist_cnn")
+    raw["train"]["finetune"]["epochs"] = 2
+    assert "finetune.epochs > 0 needs a transfer backbone; 'mnist_cnn' has no blocks" in error_of(raw)
+    raw = copy.deepcopy(RAW)
+    raw["variants"]["default"] = {"train": {"lr": -1.0}}
+    assert "variants.default -> train.lr" in error_of(raw)

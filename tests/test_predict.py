@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, cnn_params, project_env, quadrant_images, write_quadrant_store
+from conftest import ROOT, browser, cnn_params, project_env, quadrant_images, write_quadrant_store
 from imgstudy import params as P
 from imgstudy.serving.predict import Predictor, expand_inputs
 from stages import split, train
@@ -133,6 +133,7 @@ def server(trained: Path):
     deadline = time.time() + 20
     while not srv.started and time.time() < deadline:
         time.sleep(0.05)
+    assert srv.started, "the test server did not start listening within 20 s"
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(10)
@@ -171,32 +172,11 @@ def test_fifty_concurrent_requests(server: str) -> None:
     assert [d["top_k"][0]["class"] for _, d in results] == [["tl", "tr", "bl", "br"][i % 4] for i in range(50)]
 
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Debian chromium and chromium-driver (make test installs them)")
 def test_the_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1000,700",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver = browser(tmp_path, "1000,700")
     try:
         driver.get(server)
         wait = WebDriverWait(driver, 30)
@@ -218,3 +198,83 @@ def test_the_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
         assert not driver.find_elements(By.CSS_SELECTOR, "#results tr")
     finally:
         driver.quit()
+
+
+def test_predict_writes_json_and_prints_csv(trained: Path, tmp_path: Path) -> None:
+    import json
+
+    photo(0).save(tmp_path / "a.png")
+    command = [sys.executable, "-m", "tools.predict", str(tmp_path / "a.png"), "--model", str(trained), "--top-k", "3"]
+    run = subprocess.run(
+        command + ["--out", str(tmp_path / "p.json")],
+        cwd=ROOT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = json.loads((tmp_path / "p.json").read_text())
+    assert len(rows) == 1 and rows[0]["class_1"] == "tl" and rows[0]["status"] == "ok"
+    assert sum(rows[0][f"prob_{k}"] for k in (1, 2, 3)) <= 1.0 + 1e-6 and "1 classified, 0 unreadable" in run.stderr
+    printed = subprocess.run(
+        command + ["--out", "-"], cwd=ROOT, env=project_env(), capture_output=True, text=True, check=True
+    ).stdout
+    table = list(csv.DictReader(io.StringIO(printed)))
+    assert [(r["status"], r["class_1"]) for r in table] == [("ok", "tl")] and "prob_3" in table[0]
+
+
+def test_onnx_and_pytorch_paths_agree(trained: Path) -> None:
+    from imgstudy.serving.predict import ONNX_TOLERANCE
+
+    fast, eager = Predictor.load(trained, backend="onnx"), Predictor.load(trained, backend="torch")
+    assert fast.onnx is not None and eager.onnx is None
+    assert Predictor.load(trained).onnx is not None  # auto on an fp32 CPU: ONNX Runtime
+    for c in range(4):
+        image = fast.decode(png(photo(c)))
+        a, b = dict(fast.top_k(image, 4)), dict(eager.top_k(image, 4))
+        assert a.keys() == b.keys() and all(abs(a[k] - b[k]) <= ONNX_TOLERANCE for k in a)
+
+
+def test_serve_command_serves_the_page_the_api_and_the_report(trained: Path, tmp_path: Path) -> None:
+    import json
+
+    project = tmp_path / "project"
+    (project / "models" / "F0").mkdir(parents=True)
+    shutil.copyfile(trained, project / "models" / "F0" / "model.pt")
+    raw = P.read_yaml(ROOT / "params.yaml")
+    raw["grid"] = ["F0"]
+    import yaml
+
+    (project / "params.yaml").write_text(yaml.safe_dump(raw))
+    (project / "reports").mkdir()
+    (project / "reports" / "study.html").write_text("<html><body>the study report</body></html>")
+    port = free_port()
+    env = {**project_env(), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.serve", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/variants", timeout=5) as r:
+                    listing = json.loads(r.read())
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.time() < deadline and process.poll() is None, process.communicate()[1][-2000:]
+                time.sleep(0.3)
+        assert listing == {"variants": ["F0"], "default": "F0", "report": True}
+        with urllib.request.urlopen(f"{base}/report", timeout=5) as r:
+            assert b"the study report" in r.read()
+        with urllib.request.urlopen(base, timeout=5) as r:
+            assert b"Classify an image" in r.read()
+        status, data = post(f"{base}/api/predict?top_k=1", png(photo(3)))
+        assert status == 200 and data["top_k"][0]["class"] == "br"
+    finally:
+        process.terminate()
+        process.wait(10)

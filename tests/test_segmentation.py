@@ -26,7 +26,7 @@ from imgstudy.data.sources.pairs import NiftiSegDataset
 from imgstudy.data.sources.shapes import draw_shapes
 from imgstudy.data.store import open_store
 from imgstudy.evaluation.segmetrics import hd95, overlap, per_image, summarize
-from imgstudy.models.unet import build_unet
+from imgstudy.models.unet import ENCODERS, build_unet
 from imgstudy.training.augment import Augment
 from imgstudy.training.inputs import Inputs
 from imgstudy.training.loop import FitConfig, Phase, fit
@@ -114,7 +114,7 @@ def test_pair_augmentation_moves_images_and_masks_together() -> None:
     assert agree > 0.98, agree  # only edge pixels may differ (bilinear vs nearest)
 
 
-@pytest.mark.parametrize("encoder", ["none", "resnet18", "mobilenet_v2"])
+@pytest.mark.parametrize("encoder", ENCODERS.names())
 @pytest.mark.parametrize("upsample", ["transpose", "bilinear"])
 def test_unet_gives_one_logit_per_class_and_pixel(encoder: str, upsample: str) -> None:
     model = build_unet(
@@ -129,7 +129,12 @@ def test_unet_gives_one_logit_per_class_and_pixel(encoder: str, upsample: str) -
         weights="none",
         init="kaiming",
     )
-    assert model(torch.randn(2, 1, 40, 40)).shape == (2, 3, 40, 40)  # odd sizes at depth 3 included
+    out = model(torch.randn(2, 1, 40, 40))
+    assert out.shape == (2, 3, 40, 40)  # odd sizes at depth 3 included
+    out.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.in_channels == 1 and first.weight.grad.abs().sum() > 0  # through the whole encoder
 
 
 def test_every_loss_prefers_the_right_masks() -> None:

