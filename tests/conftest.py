@@ -108,8 +108,10 @@ TINY = {
     "explain.mean_map_samples": 5,
     "robustness.max_samples": 100,
     "compare.bootstrap": 100,
-    "base.threads": 1,
-}  # tests run two at a time (pytest-xdist): one thread each
+    "base.threads": 1,  # tests run two at a time (pytest-xdist): one thread each
+    "base.device": "cpu",  # results compared across runs: the same device and arithmetic everywhere
+    "train.speed.precision": "fp32",
+}
 
 
 def copy_project(repo: Path) -> None:
@@ -218,4 +220,6 @@ def cnn_params(**train: object) -> dict:
     )
     raw["train"]["augment"].update(rotation=0, zoom=0.0, shift=0.0)
     raw["search"]["space"] = {"train.lr": {"low": 1e-4, "high": 1e-2, "log": True}}  # what mnist_cnn has
+    raw["base"]["device"] = "cpu"  # tests compare weights and metrics: the same device and arithmetic everywhere
+    raw["train"]["speed"]["precision"] = "fp32"
     return raw

@@ -9,7 +9,7 @@ import re
 import time
 from pathlib import Path
 
-from conftest import TINY, edit_params, sh
+from conftest import TINY, browser, edit_params, sh
 
 # A slice of the A.0-F.4 grid (gray without augmentation, gray with it, one unfrozen block, a 10x
 # larger lr): every stage runs per variant the same way, so four variants test what ten would.
@@ -69,12 +69,13 @@ def check_variant_outputs(repo: Path, v: str) -> dict:
 def test_grid_repro_compare_experiments_and_a_teammate(tiny_repo: Path, tmp_path: Path) -> None:
     edit_params(tiny_repo, {"grid": GRID})
     sh(tiny_repo, "git", "commit", "-qam", "four variants")
-    # The comparison (it needs train, evaluate and robustness of each variant), then one variant's
-    # activation maps: the same stage code runs for every variant.
+    # The comparison (it needs train, evaluate and robustness of each variant), then the report (it
+    # needs every variant's activation maps too).
     first = sh(tiny_repo, "dvc", "repro", "compare")
     assert ran(first.stdout) == {"download", "preprocess", "split", *PER_VARIANT, "compare"}, first.stdout
-    extra = sh(tiny_repo, "dvc", "repro", "explain@F1")
-    assert ran(extra.stdout) == {"explain@F1"}, extra.stdout
+    extra = sh(tiny_repo, "dvc", "repro", "report")
+    assert ran(extra.stdout) == {*(f"explain@{v}" for v in GRID), "report"}, extra.stdout
+    check_report(tiny_repo, tmp_path)
     assert len(list((tiny_repo / "plots/F1/gradcam").glob("class_*.png"))) == 10
     explained = json.loads((tiny_repo / "metrics/F1/explain.json").read_text())
     assert explained["samples"] > 0 and 0 <= explained["deletion_auc"] <= 1
@@ -117,6 +118,28 @@ def test_grid_repro_compare_experiments_and_a_teammate(tiny_repo: Path, tmp_path
     sh(tiny_repo, "git", "commit", "-qm", "baseline")
     experiments_run_and_queue_and_show(tiny_repo)
     a_teammate_pulls_data_models_and_experiments(tiny_repo, tmp_path)
+
+
+def check_report(repo: Path, tmp_path: Path) -> None:
+    """reports/study.html stands alone (every image inline, nothing fetched) and renders in a browser
+    with every variant in its table."""
+    page = (repo / "reports/study.html").read_text()
+    assert page.count('<img src="data:image/png;base64,') >= 5 and "http" not in page.replace("http-equiv", "")
+    from selenium.webdriver.common.by import By
+
+    driver = browser(tmp_path, "1300,2000")
+    try:
+        driver.get((repo / "reports/study.html").as_uri())
+        rows = driver.find_elements(By.CSS_SELECTOR, "table")[0].find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == [name_of(v) for v in GRID]
+        loaded = driver.execute_script(
+            "return [...document.images].filter(i => i.complete && i.naturalWidth > 0).length"
+        )
+        assert loaded >= 5
+        sections = [h.text for h in driver.find_elements(By.TAG_NAME, "h2")]
+        assert {"Comparison", "Robustness", "Where the models look", "Variants", "Data"} <= set(sections)
+    finally:
+        driver.quit()
 
 
 def check_dvc_views(repo: Path, best: str) -> None:
