@@ -9,6 +9,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from conftest import TINY, browser, edit_params, sh
 
 # A slice of the A.0-F.4 grid (gray without augmentation, gray with it, one unfrozen block, a 10x
@@ -66,6 +67,7 @@ def check_variant_outputs(repo: Path, v: str) -> dict:
     return test
 
 
+@pytest.mark.timeout(600)  # the whole workflow: repro, report, experiments, a queue, push and pull
 def test_grid_repro_compare_experiments_and_a_teammate(tiny_repo: Path, tmp_path: Path) -> None:
     edit_params(tiny_repo, {"grid": GRID})
     sh(tiny_repo, "git", "commit", "-qam", "four variants")

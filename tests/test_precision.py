@@ -75,7 +75,9 @@ def test_no_other_place_decides_precision() -> None:
 def test_train_reports_the_choice_and_the_card_keeps_it(tmp_path: Path, monkeypatch, capsys) -> None:
     write_quadrant_store(tmp_path / "store", 96, test=16)
     split.run(tmp_path / "store", tmp_path / "splits", "official", 0.2, 0.1, seed=0)
-    p = P.resolve(cnn_params(epochs=1, batch_size=32), "F0")
+    raw = cnn_params(epochs=1, batch_size=32)
+    raw["train"]["speed"]["precision"] = "auto"  # the decision under test
+    p = P.resolve(raw, "F0")
     monkeypatch.setattr(precision, "cpu_capabilities", lambda: XEON_AMX)
     train.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "m", tmp_path / "live")
     assert "precision bf16 (auto: CPU with AMX)" in capsys.readouterr().out

@@ -203,3 +203,21 @@ def test_summary_counts_what_the_model_has() -> None:
     assert summary["parameters"] == sum(p.numel() for p in model.parameters())
     assert summary["mult_adds"] == pytest.approx(30_076_042) and summary["layers"] == 40 and "Linear" in table
     assert np.isfinite(summary["trainable"]) and FP32.name == "fp32"
+
+
+def test_the_lr_range_test_ramps_the_rate_and_suggests_one_where_the_loss_falls(tmp_path) -> None:
+    from conftest import cnn_params, write_quadrant_store
+    from imgstudy import params as P
+    from stages import split
+    from tools import lr_find
+
+    write_quadrant_store(tmp_path / "store", 320, test=40)
+    split.run(tmp_path / "store", tmp_path / "splits", "official", 0.2, 0.1, seed=0)
+    p = P.resolve(cnn_params(batch_size=32, optimizer="sgd"), "F0")
+    result = lr_find.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "out", "F0", 60, 1e-5, 100.0)
+    lrs, losses = result["lr"], result["loss"]
+    assert lrs[0] == pytest.approx(1e-5) and all(b / a == pytest.approx(lrs[1] / lrs[0]) for a, b in zip(lrs, lrs[1:]))
+    assert len(lrs) < 60  # lr up to 100 with SGD diverges: the test stops early
+    assert losses[-1] > 2 * min(losses)
+    assert 1e-4 < result["suggested_lr"] < lrs[int(np.argmin(losses))]  # on the falling side, before the minimum
+    assert (tmp_path / "out/F0.png").stat().st_size > 1000

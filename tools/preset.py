@@ -74,11 +74,12 @@ def offline_params(doc: dict) -> dict:
     doc["preprocess"]["max_samples"] = OFFLINE_SAMPLES
     doc["preprocess"]["size"] = min(doc["preprocess"]["size"], OFFLINE_SIZE)
     t = doc["train"]
-    t["epochs"], t["finetune"]["epochs"] = (
-        min(t["epochs"], OFFLINE_EPOCHS),
-        min(t["finetune"]["epochs"], OFFLINE_EPOCHS),
-    )
     for section in [t] + [(v.get("train") or {}) for v in doc["variants"].values()]:  # variants may ask too
+        if "epochs" in section:
+            section["epochs"] = min(section["epochs"], OFFLINE_EPOCHS)
+        finetune = section.get("finetune") or {}
+        if "epochs" in finetune:
+            finetune["epochs"] = min(finetune["epochs"], OFFLINE_EPOCHS)
         transfer = section.get("transfer") or {}
         if transfer.get("weights") == "imagenet":
             transfer["weights"] = "imagenet_or_random"
