@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import TINY, browser, edit_params, sh
 
 # A slice of the A.0-F.4 grid (gray without augmentation, gray with it, one unfrozen block, a 10x
