@@ -13,9 +13,9 @@ import pytest
 
 from conftest import TINY, browser, edit_params, sh
 
-# A slice of the A.0-F.4 grid (gray without augmentation, gray with it, one unfrozen block, a 10x
-# larger lr): every stage runs per variant the same way, so four variants test what ten would.
-GRID = ["A0", "C0", "F1", "F4"]
+# A slice of the A.0-F.4 grid (gray without augmentation, one unfrozen block, a 10x larger lr): every
+# stage runs per variant the same way, so three variants test what ten would (augmentation: test_train).
+GRID = ["A0", "F1", "F4"]
 PER_VARIANT = [f"{stage}@{v}" for v in GRID for stage in ("train", "evaluate", "robustness")]
 
 
@@ -220,7 +220,7 @@ def experiments_run_and_queue_and_show(repo: Path) -> None:
 def a_teammate_pulls_data_models_and_experiments(repo: Path, tmp_path: Path) -> None:
     """Push data, models, the run cache and an experiment; a clone in another folder pulls them,
     `dvc repro` has nothing to rebuild, and `dvc exp show` lists the experiment."""
-    sh(repo, "git", "init", "-q", "--bare", str(tmp_path / "origin.git"))
+    sh(repo, "git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "origin.git"))
     sh(repo, "git", "remote", "add", "origin", str(tmp_path / "origin.git"))
     sh(repo, "dvc", "remote", "add", "-d", "team", str(tmp_path / "dvc-remote"))
     sh(repo, "git", "commit", "-qam", "the team's remote")
@@ -233,6 +233,6 @@ def a_teammate_pulls_data_models_and_experiments(repo: Path, tmp_path: Path) -> 
     sh(clone, "dvc", "pull")
     assert ran(sh(clone, "dvc", "repro", "compare").stdout) == set()
     sh(clone, "dvc", "exp", "pull", "origin", "f4-low")
-    rows = json.loads(sh(clone, "dvc", "exp", "show", "--json").stdout)
+    rows = json.loads(sh(clone, "dvc", "exp", "show", "--json", "-n", "2").stdout)  # run on the commit before
     names = {e.get("name") for b in rows for e in (b.get("experiments") or [])}
     assert "f4-low" in names, names
