@@ -4,8 +4,8 @@ comparison lists the variants it built.
 A preset's variants mostly differ in settings the other tests exercise one by one; what a preset
 adds is its models and phases. So each build here keeps the preset's first variant and the first
 variant of every kind (model family, one or two phases, UNet encoder) that no preset before it in
-alphabetical order has built: every training path of the studies runs end to end once. `pytest -m slow tests/test_presets_e2e.py` builds every variant of every
-preset (docs/testing.md gives its time).
+alphabetical order has built: every training path of the studies runs end to end once.
+`pytest -m slow tests/test_presets_e2e.py` builds every variant of every preset (docs/testing.md gives its time).
 """
 
 from __future__ import annotations
