@@ -1,0 +1,149 @@
+"""A built study's results, committed: results/<study>/ from the outputs of `make study NAME=<study>`.
+
+    make results NAME=mnist            # = make study NAME=mnist, then python -m tools.results mnist
+
+Refuses unless params.yaml is the study's preset and `dvc status` is clean (every output comes from the
+current code and params). Writes results/<study>/: compare.md and compare.json (as compare/ has them),
+params.yaml (resolved), dvc.lock, plots/*.png, and README.md, which sets the study's reported numbers
+(studies/reported/<study>.yaml) beside ours, checks the targets, lists the deviations, the wall time per
+variant, the machine and the commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from bench.machine import cpu_record
+from imgstudy import params as P
+from imgstudy.errors import UserError
+from stages import cli
+from tools.preset import MARKER
+
+REPORTED = Path(__file__).resolve().parents[1] / "studies" / "reported"
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def check_built(study: str, params: Path) -> None:
+    first = params.read_text().splitlines()[0] if params.is_file() else ""
+    if not first.startswith(f"{MARKER} {study}`"):
+        raise UserError(f"{params} is not the {study!r} preset (first line {first!r}); run `make study NAME={study}`")
+    status = subprocess.run(["dvc", "status", "--json"], capture_output=True, text=True, check=True).stdout
+    stale = sorted(json.loads(status or "{}"))
+    if stale:
+        raise UserError(f"`dvc status` lists {len(stale)} stale stages ({', '.join(stale[:5])}...): run `dvc repro`")
+
+
+def value(ref: str | dict, report: dict) -> tuple[str, float | None]:
+    """What `ref` names in compare.json: "variant.metric" (metric from the test metrics or robustness;
+    variant "best" is the best variant), or {best_of: [variants]} (the best of those by the study's metric)."""
+    variants, metric = report["variants"], report["metric"]
+    if isinstance(ref, dict):
+        best = max(ref["best_of"], key=lambda v: variants[v]["metrics"][metric])
+        return best, variants[best]["metrics"][metric]
+    name, key = ref.split(".", 1)
+    name = report["best"] if name == "best" else name
+    row = variants[name]
+    number = row["metrics"].get(key, (row.get("robustness") or {}).get(key))
+    return (f"{number:.4f}" if number is not None else "n/a"), number
+
+
+def reported_table(reported: dict, report: dict) -> list[str]:
+    lines = ["| what | the study | ours | target | met |", "|---|---|---|---|---|"]
+    for row in reported["rows"]:
+        shown, number = value(row["ours"], report)
+        if isinstance(row["ours"], dict):
+            shown = f"{shown} ({number:.4f})"
+        target = row.get("target")
+        met = "" if target is None else ("yes" if number is not None and number >= target else "**no**")
+        study = "-" if row["study"] is None else row["study"]
+        lines.append(f"| {row['what']} | {study} | {shown} | {'' if target is None else target} | {met} |")
+    return lines
+
+
+def time_table(report: dict, metrics: Path) -> list[str]:
+    lines = ["| variant | epochs | train min | accuracy |", "|---|---|---|---|"]
+    for name, row in report["variants"].items():
+        m = json.loads((metrics / name / "test.json").read_text())
+        lines.append(f"| {name} | {m['best_epoch']} best | {m['train_seconds'] / 60:.1f} | {m['accuracy']:.4f} |")
+    return lines
+
+
+def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[str]) -> str:
+    cpu = cpu_record()
+    threads = os.environ.get("OMP_NUM_THREADS") or (p.base.threads or "all cores")
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    lines = [
+        f"# Results: {reported['study']}",
+        "",
+        f"Built by `make results NAME={study}` (`make study NAME={study}`, then `python -m tools.results {study}`)",
+        f"from commit {git('rev-parse', '--short', 'HEAD')}{dirty}, on {cpu['name']} ({cpu['kind']}: AMX "
+        f"{cpu['amx_bf16']}, AVX512-BF16 {cpu['avx512_bf16']}; precision {cpu['auto_precision']}), "
+        f"torch {cpu['torch']}, {threads} thread(s) per stage. `dvc status` was clean.",
+        "",
+        "## The study's numbers beside ours",
+        "",
+        *reported_table(reported, report),
+        "",
+        "## Every variant",
+        "",
+        "From compare.md (test set; brackets: bootstrap intervals):",
+        "",
+        (Path(p.paths.compare) / "compare.md").read_text().strip(),
+        "",
+        "## Wall time per variant (training)",
+        "",
+        *time_table(report, Path(p.paths.metrics)),
+        "",
+        "## Deviations from the study",
+        "",
+        *[f"- {d}" for d in reported["deviations"]],
+        "",
+        "## Plots",
+        "",
+        *[f"![{name}](plots/{name})" for name in plots],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write(study: str, params: Path, out: Path) -> Path:
+    check_built(study, params)
+    p = P.load(params, P.read_yaml(params)["grid"][0])
+    reported = P.read_yaml(REPORTED / f"{study}.yaml")
+    compare = Path(p.paths.compare)
+    report = json.loads((compare / "compare.json").read_text())
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "plots").mkdir(parents=True)
+    for name in ("compare.md", "compare.json"):
+        shutil.copy2(compare / name, out / name)
+    shutil.copy2(params, out / "params.yaml")
+    shutil.copy2("dvc.lock", out / "dvc.lock")
+    plots = sorted(f.name for f in (compare / "plots").glob("*.png"))
+    for name in plots:
+        shutil.copy2(compare / "plots" / name, out / "plots" / name)
+    (out / "README.md").write_text(readme(study, reported, report, p, plots))
+    return out
+
+
+@cli
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--out", type=Path, help="default: results/<study>")
+    args = parser.parse_args()
+    out = write(args.study, args.params, args.out or Path("results") / args.study)
+    print(f"results: {out}/README.md")
+
+
+if __name__ == "__main__":
+    main()
