@@ -68,11 +68,14 @@ def reported_table(reported: dict, report: dict) -> list[str]:
     return lines
 
 
-def time_table(report: dict, metrics: Path) -> list[str]:
-    lines = ["| variant | epochs | train min | accuracy |", "|---|---|---|---|"]
+def time_table(report: dict, models: Path) -> list[str]:
+    lines = ["| variant | epochs (best) | train min | accuracy |", "|---|---|---|---|"]
     for name, row in report["variants"].items():
-        m = json.loads((metrics / name / "test.json").read_text())
-        lines.append(f"| {name} | {m['best_epoch']} best | {m['train_seconds'] / 60:.1f} | {m['accuracy']:.4f} |")
+        summary = json.loads((models / name / "summary.json").read_text())
+        lines.append(
+            f"| {name} | {summary['epochs']} ({row['metrics']['best_epoch']}) | {summary['seconds'] / 60:.1f} "
+            f"| {row['metrics']['accuracy']:.4f} |"
+        )
     return lines
 
 
@@ -100,7 +103,7 @@ def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[st
         "",
         "## Wall time per variant (training)",
         "",
-        *time_table(report, Path(p.paths.metrics)),
+        *time_table(report, Path(p.paths.models)),
         "",
         "## Deviations from the study",
         "",
