@@ -25,7 +25,7 @@ from imgstudy.data.masks import MaskSpec, resize_masks, to_classes, window
 from imgstudy.data.sources.pairs import NiftiSegDataset
 from imgstudy.data.sources.shapes import draw_shapes
 from imgstudy.data.store import open_store
-from imgstudy.evaluation.segmetrics import hd95, overlap, per_image, summarize
+from imgstudy.evaluation.segmetrics import hd95, image_score, overlap, per_image, summarize
 from imgstudy.models.unet import ENCODERS, build_unet
 from imgstudy.training.augment import Augment
 from imgstudy.training.inputs import Inputs
@@ -67,6 +67,65 @@ def test_hd95_in_pixels_and_undefined_when_one_side_is_empty() -> None:
     assert math.isnan(hd95(np.zeros_like(true), true, 1)) and hd95(np.zeros_like(true), np.zeros_like(true), 1) == 0
     s = summarize(per_image(np.zeros((1, 20, 20), int), true[None], 2), ["bg", "fg"])
     assert s["hd95_undefined"] == 1 and math.isnan(s["hd95_mean"])
+
+
+def test_the_summary_averages_foreground_classes_and_skips_undefined_distances() -> None:
+    nan = float("nan")
+    scores = {
+        "dice": np.array([[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]]),
+        "iou": np.array([[1.0, 0.25, 0.0], [0.5, 1.0, 0.125]]),
+        "hd95": np.array([[0.0, 2.0, nan], [0.0, 4.0, 6.0]]),
+        "pixel_accuracy": np.array([0.9, 0.7]),
+    }
+    s = summarize(scores, ["bg", "a", "b"])
+    per_class = s.pop("per_class")
+    assert s == pytest.approx(
+        {
+            "dice_mean": 1.75 / 4,  # classes a and b only: the background is not averaged in
+            "iou_mean": 1.375 / 4,
+            "pixel_accuracy": 0.8,
+            "hd95_mean": 4.0,  # mean of 2, 4 and 6: the undefined one is counted, not averaged
+            "hd95_undefined": 1,
+            "images": 2,
+        }
+    )
+    assert per_class == {
+        "bg": pytest.approx({"dice": 1.0, "iou": 0.75, "hd95": 0.0}),
+        "a": pytest.approx({"dice": 0.75, "iou": 0.625, "hd95": 3.0}),
+        "b": pytest.approx({"dice": 0.125, "iou": 0.0625, "hd95": 6.0}),
+    }
+    assert image_score(scores).tolist() == [0.25, 0.625]  # mean foreground Dice per image
+    one = {k: v[:, 1:2] if v.ndim == 2 else v for k, v in scores.items()}  # a single class: itself
+    assert summarize(one, ["object"])["dice_mean"] == 0.75 and image_score(one).tolist() == [0.5, 1.0]
+    empty = {**one, "hd95": np.full((2, 1), nan)}
+    assert math.isnan(summarize(empty, ["object"])["per_class"]["object"]["hd95"])
+
+
+def brute_force_hd95(p: np.ndarray, t: np.ndarray) -> float:
+    """The definition, pixel by pixel: edge pixels (a 4-neighbour outside the mask or the image),
+    every edge pixel's distance to the other mask's nearest edge pixel, the 95th percentile."""
+
+    def edge(m: np.ndarray) -> np.ndarray:
+        padded = np.pad(m, 1)
+        inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+        return np.argwhere(m & ~inner)
+
+    ep, et = edge(p), edge(t)
+    d = np.sqrt(((ep[:, None, :] - et[None, :, :]) ** 2).sum(-1))
+    return float(np.percentile(np.concatenate([d.min(1), d.min(0)]), 95))
+
+
+def test_hd95_matches_the_definition_on_irregular_shapes() -> None:
+    yy, xx = np.mgrid[:40, :40]
+    true = ((yy - 18) ** 2 / 120 + (xx - 20) ** 2 / 40 <= 1).astype(int)  # an ellipse
+    pred = np.zeros_like(true)
+    pred[8:30, 14:27] = 1  # a rectangle over it: distances vary along the edges
+    pred[0:3, 0:40] = 1  # and a stray band at the top edge of the image
+    expected = brute_force_hd95(pred == 1, true == 1)
+    assert hd95(pred, true, 1) == pytest.approx(expected) and expected > 5
+    scores = per_image(pred[None], true[None], 2)
+    assert scores["hd95"].tolist() == [[0.0, pytest.approx(expected)]]  # the background's is not computed
+    assert scores["pixel_accuracy"][0] == pytest.approx((pred == true).mean())
 
 
 def test_batch_dice_agrees_with_the_reference_scores() -> None:
@@ -249,6 +308,7 @@ def test_nifti_volumes_download_window_and_slice_into_pairs(tmp_path: Path) -> N
     assert window(np.array([-1250.0, 250.0, 1000.0]), -1250, 250).tolist() == [0, 255, 255]
 
 
+@pytest.mark.pipeline  # left out of mutation runs: a whole dvc repro per mutant
 def test_the_segmentation_branch_builds_with_dvc_repro(tiny_repo: Path) -> None:
     edit_params(
         tiny_repo,
