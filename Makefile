@@ -61,10 +61,10 @@ datasets:
 bench: install
 	$(PY) bench/run.py
 
-# Mutation testing of the pure modules (docs/testing.md): hours on 2 cores, not part of `make test`.
+# Mutation testing of the pure modules (docs/testing.md): about an hour on 2 cores, not part of `make test`.
 mutation: install
 	$(PY) -m pip install --quiet mutmut==3.8.1
-	$(PY) tools/mutation.py
+	$(PY) -m tools.mutation
 
 dag: install
 	dvc dag
