@@ -7,7 +7,21 @@ import math
 import numpy as np
 import pytest
 
-from imgstudy.evaluation.compare import bootstrap_ci, column_value, display_name, fast_metrics, mcnemar
+from imgstudy.evaluation.compare import (
+    bootstrap_ci,
+    column_value,
+    display_name,
+    fast_metrics,
+    mcnemar,
+    mean_ci,
+    paired_wilcoxon,
+    seg_markdown,
+    seg_report,
+    seg_rows,
+    table_rows,
+    to_csv,
+    to_markdown,
+)
 from imgstudy.evaluation.metrics import summary_metrics
 
 
@@ -92,3 +106,75 @@ def test_variants_that_differ_only_in_seed_are_summarized_across_seeds() -> None
     assert g["variants"] == ["F0", "F0s2", "F0s3"] and g["seeds"] == [1, 2, 3]
     assert g["accuracy"]["mean"] == pytest.approx(0.8) and g["accuracy"]["std"] == pytest.approx(0.1)
     assert "| F.0 | F.0, F0s2, F0s3 | 1, 2, 3 | 0.8000 ± 0.1000 |" in seeds_markdown(groups)
+
+
+def variant_row(acc: float, **extra: dict) -> dict:
+    metrics = {m: acc for m in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc")}
+    return {
+        "columns": {"Model": "cnn"},
+        "metrics": {**metrics, "train_seconds": 12.4, "parameters": 1234567, **extra.get("metrics", {})},
+        "ci": {m: (acc - 0.01, acc + 0.02) for m in metrics},
+        "mcnemar": {"p_value": 0.0123456},
+        **{k: v for k, v in extra.items() if k != "metrics"},
+    }
+
+
+def test_the_comparison_table_shows_each_variant_and_only_the_extras_someone_has() -> None:
+    report = {
+        "best": "A1",
+        "variants": {
+            "A0": variant_row(0.5, robustness={"mean_corruption_accuracy": 0.25}),
+            "A1": variant_row(0.75, metrics={"latency_ms_b1": 1.234, "val_acc_mean": 0.7, "val_acc_std": 0.05}),
+        },
+    }
+    header, rows = table_rows(report, {"Model": "train.model"})
+    assert header == [
+        "variant", "Model", "accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc",
+        "k-fold val acc", "mean corruption acc", "ms/image b1", "train s", "parameters", "p vs A.1",
+    ]  # fmt: skip
+    interval = "0.5000 [0.4900, 0.5200]"
+    assert rows[0] == ["A.0", "cnn", *[interval] * 5, "", "0.2500", "", "12", "1,234,567", "0.0123"]
+    assert rows[1][-6:] == ["0.7000 ± 0.0500", "", "1.23", "12", "1,234,567", "best"]
+    md = to_markdown(header, rows).splitlines()
+    assert md[1] == "|" + "---|" * len(header) and md[2].startswith("| A.0 | cnn | 0.5000 [0.4900, 0.5200] |")
+    assert to_csv(header, rows).splitlines()[1].startswith("A.0,cnn,")
+
+
+def test_mean_ci_drops_undefined_scores_and_matches_the_normal_interval() -> None:
+    assert mean_ci(np.array([0.5, np.nan, 0.5]), 100, 0.95, 0) == (0.5, 0.5)
+    assert all(math.isnan(x) for x in mean_ci(np.array([np.nan]), 100, 0.95, 0))
+    scores = np.random.default_rng(0).binomial(1, 0.3, 400).astype(float)
+    lo, hi = mean_ci(scores, 4000, 0.95, seed=1)
+    half = 1.96 * math.sqrt(scores.mean() * (1 - scores.mean()) / len(scores))
+    assert lo == pytest.approx(scores.mean() - half, abs=0.006) and hi == pytest.approx(scores.mean() + half, abs=0.006)
+    lo50, hi50 = mean_ci(scores, 4000, 0.5, seed=1)
+    assert lo < lo50 < scores.mean() < hi50 < hi
+
+
+def test_paired_wilcoxon_is_scipys_on_the_defined_pairs() -> None:
+    from scipy.stats import wilcoxon
+
+    a = np.array([0.9, 0.8, 0.7, 0.95, 0.6, 0.85, 0.75, 0.9])
+    b = a - np.array([0.1, 0.05, 0.2, -0.02, 0.15, 0.1, 0.05, 0.12])
+    assert paired_wilcoxon(a, b) == pytest.approx(wilcoxon(a - b).pvalue) and paired_wilcoxon(a, b) < 0.05
+    assert paired_wilcoxon(a, a) == 1.0
+    with_nan = paired_wilcoxon(np.append(a, np.nan), np.append(b, 0.5))
+    assert with_nan == pytest.approx(paired_wilcoxon(a, b))
+
+
+def test_the_segmentation_table_ranks_by_dice_with_intervals_and_paired_tests() -> None:
+    rng = np.random.default_rng(0)
+    good = {"dice": rng.uniform(0.8, 1.0, 30), "iou": rng.uniform(0.7, 0.9, 30), "hd95": np.full(30, 2.0)}
+    poor = {"dice": good["dice"] - 0.2, "iou": good["iou"] - 0.2, "hd95": np.full(30, np.nan)}
+    report = seg_report({"U0": poor, "U1": good}, resamples=200, confidence=0.9, seed=0)
+    assert report["best"] == "U1" and report["variants"]["U1"]["p_value"] == 1.0
+    u0 = report["variants"]["U0"]
+    assert u0["dice"]["mean"] == pytest.approx(good["dice"].mean() - 0.2) and u0["images"] == 30
+    assert u0["p_value"] < 1e-5 and math.isnan(u0["hd95"]["mean"])
+    lo, hi = report["variants"]["U1"]["dice"]["ci"]
+    assert lo < good["dice"].mean() < hi and report["variants"]["U1"]["hd95"] == {"mean": 2.0, "ci": (2.0, 2.0)}
+    header, rows = seg_rows(report)
+    assert header[-1] == "p vs U.1" and rows[1][3] == "2.00 [2.00, 2.00]" and rows[1][-1] == "best"
+    assert rows[0][1].startswith(f"{u0['dice']['mean']:.4f} [") and rows[0][4] == "30"
+    md = seg_markdown(report)
+    assert md.startswith("Segmentation, best by Dice: U.1. Brackets: 90% bootstrap") and "(200 resamples)" in md

@@ -98,3 +98,21 @@ def test_tta_views_and_averaging() -> None:
     tta = predict_probs(model, images, inputs, 4, torch.device("cpu"), tta="hflip")
     flipped = predict_probs(model, images.flip(2), inputs, 4, torch.device("cpu"))
     assert torch.allclose(tta, (plain + flipped) / 2)
+
+
+def test_per_class_report_confusion_rows_and_matrix(tmp_path) -> None:
+    from imgstudy.evaluation.metrics import per_class_report, plot_confusion, write_confusion_csv
+
+    y_true, y_pred = np.array([0, 0, 1, 1, 2, 2, 2]), np.array([0, 1, 1, 1, 2, 0, 2])
+    classes = ["a", "b", "c"]
+    report = per_class_report(y_true, y_pred, classes)
+    assert report["b"]["precision"] == pytest.approx(2 / 3) and report["c"]["recall"] == pytest.approx(2 / 3)
+    assert report["a"]["support"] == 2 and report["macro avg"]["f1-score"] == pytest.approx(
+        skm.f1_score(y_true, y_pred, average="macro")
+    )
+    write_confusion_csv(tmp_path / "c.csv", y_true, y_pred, classes)
+    lines = (tmp_path / "c.csv").read_text().splitlines()
+    assert lines[0] == "actual,predicted" and lines[2] == "a,b" and lines[6] == "c,a" and len(lines) == 8
+    matrix = plot_confusion(tmp_path / "c.png", y_true, y_pred, classes + ["never"])
+    assert matrix.tolist() == [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 2, 0], [0, 0, 0, 0]]
+    assert (tmp_path / "c.png").stat().st_size > 5000

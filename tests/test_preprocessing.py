@@ -81,3 +81,19 @@ def test_per_image_standardization() -> None:
     images = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8))
     x = Inputs.fit(images, "native", "per_image", False)(images).reshape(5, -1)
     assert torch.allclose(x.mean(1), torch.zeros(5), atol=1e-5) and torch.allclose(x.std(1), torch.ones(5), atol=1e-4)
+
+
+def test_the_card_restores_the_same_inputs() -> None:
+    """What a model's card keeps is enough to prepare and normalize images exactly as in training."""
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.integers(0, 256, (40, 8, 8, 3), dtype=np.uint8))
+    for channels, normalize, equalize in [("gray", "dataset", "clahe"), ("rgb", "imagenet", "global"), ("native", "zca", "none")]:
+        inputs = Inputs.fit(images, channels, normalize, True, zca_epsilon=0.1, equalize=equalize, clahe_clip=3.0)
+        card = inputs.card()
+        assert card["kind"] == normalize and card["equalize"] == equalize and card["clahe_clip"] == 3.0
+        extra = {"whitening": inputs.whitening, "pixel_mean": inputs.pixel_mean} if normalize == "zca" else {}
+        again = Inputs.from_card({**card, **extra})
+        batch = images[:5]
+        assert torch.equal(again.prepare(batch), inputs.prepare(batch))
+        assert torch.equal(again(again.prepare(batch)), inputs(inputs.prepare(batch)))
+        assert again(batch).is_contiguous(memory_format=torch.channels_last)
