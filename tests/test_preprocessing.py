@@ -87,10 +87,11 @@ def test_the_card_restores_the_same_inputs() -> None:
     """What a model's card keeps is enough to prepare and normalize images exactly as in training."""
     rng = np.random.default_rng(0)
     images = torch.from_numpy(rng.integers(0, 256, (40, 8, 8, 3), dtype=np.uint8))
-    for channels, normalize, equalize in [("gray", "dataset", "clahe"), ("rgb", "imagenet", "global"), ("native", "zca", "none")]:
-        inputs = Inputs.fit(images, channels, normalize, True, zca_epsilon=0.1, equalize=equalize, clahe_clip=3.0)
+    cases = [("gray", "dataset", "clahe"), ("rgb", "imagenet", "global"), ("native", "zca", "none")]
+    for channels, normalize, equalization in cases:
+        inputs = Inputs.fit(images, channels, normalize, True, zca_epsilon=0.1, equalize=equalization, clahe_clip=3.0)
         card = inputs.card()
-        assert card["kind"] == normalize and card["equalize"] == equalize and card["clahe_clip"] == 3.0
+        assert card["kind"] == normalize and card["equalize"] == equalization and card["clahe_clip"] == 3.0
         extra = {"whitening": inputs.whitening, "pixel_mean": inputs.pixel_mean} if normalize == "zca" else {}
         again = Inputs.from_card({**card, **extra})
         batch = images[:5]
