@@ -79,10 +79,11 @@ def time_table(report: dict, models: Path) -> list[str]:
     return lines
 
 
-def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[str]) -> str:
+def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[str], note: str) -> str:
     cpu = cpu_record()
     threads = os.environ.get("OMP_NUM_THREADS") or (p.base.threads or "all cores")
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    code = ["imgstudy", "stages", "tools", "dvc.yaml", "studies", "requirements.txt"]  # not the study's params
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no", "--", *code) else ""
     lines = [
         f"# Results: {reported['study']}",
         "",
@@ -103,6 +104,7 @@ def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[st
         "",
         "## Wall time per variant (training)",
         "",
+        *([note, ""] if note else []),
         *time_table(report, Path(p.paths.models)),
         "",
         "## Deviations from the study",
@@ -117,7 +119,7 @@ def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[st
     return "\n".join(lines)
 
 
-def write(study: str, params: Path, out: Path) -> Path:
+def write(study: str, params: Path, out: Path, note: str = "") -> Path:
     check_built(study, params)
     p = P.load(params, P.read_yaml(params)["grid"][0])
     reported = P.read_yaml(REPORTED / f"{study}.yaml")
@@ -133,7 +135,7 @@ def write(study: str, params: Path, out: Path) -> Path:
     plots = sorted(f.name for f in (compare / "plots").glob("*.png"))
     for name in plots:
         shutil.copy2(compare / "plots" / name, out / "plots" / name)
-    (out / "README.md").write_text(readme(study, reported, report, p, plots))
+    (out / "README.md").write_text(readme(study, reported, report, p, plots, note))
     return out
 
 
@@ -143,8 +145,9 @@ def main() -> None:
     parser.add_argument("study")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--out", type=Path, help="default: results/<study>")
+    parser.add_argument("--note", default="", help="how the run shared the machine, for the wall times")
     args = parser.parse_args()
-    out = write(args.study, args.params, args.out or Path("results") / args.study)
+    out = write(args.study, args.params, args.out or Path("results") / args.study, args.note)
     print(f"results: {out}/README.md")
 
 
