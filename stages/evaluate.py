@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,22 @@ from imgstudy.training.runtime import select_device, setup_runtime
 from stages import cli, variant_parser
 
 
+def finite(probs: np.ndarray, variant: str) -> tuple[np.ndarray, int]:
+    """A diverged model (NaN or infinite outputs) predicts nothing for those images: they are scored as
+    the uniform distribution (argmax: the first class) and counted, so one diverged variant shows in
+    the comparison at chance level instead of stopping the study."""
+    bad = ~np.isfinite(probs).all(1)
+    if bad.any():
+        probs = probs.copy()
+        probs[bad] = 1.0 / probs.shape[1]
+        print(
+            f"warning: {variant}: {int(bad.sum())} of {len(probs)} outputs are not finite (did training diverge? "
+            "see its train log); scored as uniform probabilities",
+            file=sys.stderr,
+        )
+    return probs, int(bad.sum())
+
+
 def run(
     p: P.Params, variant: str, store: Path, splits: Path, model_dir: Path, metrics: Path, plots: Path, predictions: Path
 ) -> dict:
@@ -43,9 +60,11 @@ def run(
         return images.numpy(), labels.numpy(), probs.numpy()
 
     images, y_true, probs = probs_of("test")
+    probs, non_finite = finite(probs, variant)
     threshold = None
     if probs.shape[1] == 2:  # binary: the operating threshold comes from validation, never from test
         _, y_val, p_val = probs_of("val")
+        p_val = finite(p_val, variant)[0]
         threshold = youden_threshold(y_val, p_val[:, 1]) if len(np.unique(y_val)) == 2 else 0.5
     y_pred = probs.argmax(1)
     trained = json.loads((model_dir / "summary.json").read_text())
@@ -59,6 +78,8 @@ def run(
         "parameters": trained["parameters"],
         "precision": precision.name,
     }
+    if non_finite:
+        summary["non_finite_outputs"] = non_finite
     if e.latency_repeats:  # inference speed where this stage ran: one image at a time, and in batches
         test_images = torch.from_numpy(images)
         summary.update(
