@@ -3,8 +3,8 @@
     make mutation                      # = python -m tools.mutation (installs mutmut first)
     python -m tools.mutation --report  # the table of the last run, without running
 
-The score counts killed and timed-out mutants over all mutants of the module (a mutant that no
-test reaches counts against it). `mutmut results` lists the survivors, `mutmut show <name>` one.
+The score counts killed and timed-out mutants over the mutants tested (a mutant that no test reaches
+counts against it; "not checked" are those a stopped run has not reached yet). `mutmut results` lists the survivors, `mutmut show <name>` one.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ def statuses() -> dict[str, Counter]:
 
 
 def table(per_module: dict[str, Counter]) -> str:
-    rows = ["| module | mutants | killed | survived | no tests | score |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| module | mutants | not checked | killed | survived | no tests | score |",
+        "|---|---|---|---|---|---|---|",
+    ]
     total = Counter()
     for module, c in sorted(per_module.items()):
         total += c
@@ -43,8 +46,9 @@ def table(per_module: dict[str, Counter]) -> str:
 
 def row(name: str, c: Counter) -> str:
     n, caught = sum(c.values()), sum(c[s] for s in CAUGHT)
-    score = 100 * caught / n if n else 0.0
-    return f"| {name} | {n} | {caught} | {c['survived']} | {c['no tests']} | {score:.1f}% |"
+    tested = n - c["not checked"]
+    score = f"{100 * caught / tested:.1f}%" if tested else "-"
+    return f"| {name} | {n} | {c['not checked']} | {caught} | {c['survived']} | {c['no tests']} | {score} |"
 
 
 def main() -> None:
