@@ -4,7 +4,8 @@
     python -m tools.mutation --report  # the table of the last run, without running
 
 The score counts killed and timed-out mutants over the mutants tested (a mutant that no test reaches
-counts against it; "not checked" are those a stopped run has not reached yet). `mutmut results` lists the survivors, `mutmut show <name>` one.
+counts against it; "not checked" are those a stopped run has not reached yet). `mutmut results` lists
+the survivors, `mutmut show <name>` one.
 """
 
 from __future__ import annotations
