@@ -100,3 +100,51 @@ def test_decoding_leaves_pils_global_pixel_limit_as_it_was(tmp_path) -> None:
     before = Image.MAX_IMAGE_PIXELS
     decode(tmp_path / "a.png", DecodeSpec(1, 8, "stretch", "none", 2.0, max_pixels=1_000))
     assert Image.MAX_IMAGE_PIXELS == before
+
+
+def _u16(mode: str, values: list[int]) -> Image.Image:
+    order = ">u2" if mode == "I;16B" else "<u2"
+    return Image.frombytes(mode, (len(values), 1), np.array(values, order).tobytes())
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I;16L"])
+def test_16_bit_modes_scale_by_65535_and_round(mode: str) -> None:
+    from imgstudy.data.decode import _to_mode
+
+    # round(v / 65535 * 255): 50000 -> 194.55 -> 195, 60000 -> 233.47 -> 233 (a 256 scale gives 234)
+    out = _to_mode(_u16(mode, [0, 50000, 65535, 60000]), 1)
+    assert out.mode == "L" and np.asarray(out).tolist() == [[0, 195, 255, 233]]
+
+
+def test_32_bit_integers_scale_only_past_255_and_floats_stretch_to_the_full_range() -> None:
+    from imgstudy.data.decode import _to_mode
+
+    small = Image.fromarray(np.array([[0, 100, 255, 7]], np.int32))  # mode I, already 8-bit values
+    assert small.mode == "I" and np.asarray(_to_mode(small, 1)).tolist() == [[0, 100, 255, 7]]
+    wide = Image.fromarray(np.array([[0, 100, 1000, 50000]], np.int32))  # 16-bit values held in mode I
+    assert np.asarray(_to_mode(wide, 1)).tolist() == [[0, 0, 4, 195]]
+    floats = Image.fromarray(np.array([[-1, 0, 1, 0.5]], np.float32))
+    # (v - min) / (max - min) * 255, rounded: 0.5 -> 0.75 * 255 = 191.25 -> 191
+    assert floats.mode == "F" and np.asarray(_to_mode(floats, 1)).tolist() == [[0, 128, 255, 191]]
+    flat = Image.fromarray(np.full((1, 3), 3.0, np.float32))  # no range: black, not a division by zero
+    assert np.asarray(_to_mode(flat, 3)).tolist() == [[[0, 0, 0]] * 3]
+
+
+def test_alpha_is_composited_on_black_for_every_mode_that_has_it() -> None:
+    from imgstudy.data.decode import _to_mode
+
+    la = Image.fromarray(np.array([[[200, 128], [200, 255], [200, 0], [100, 64]]], np.uint8), "LA")
+    assert np.asarray(_to_mode(la, 1)).tolist() == [[100, 200, 0, 25]]  # v * alpha / 255
+    assert np.asarray(_to_mode(la, 3))[0, :, 0].tolist() == [100, 200, 0, 25]
+    rgba = Image.fromarray(np.array([[[255, 100, 50, 255], [255, 100, 50, 0]]], np.uint8), "RGBA")
+    assert np.asarray(_to_mode(rgba, 3)).tolist() == [[[255, 100, 50], [0, 0, 0]]]
+    # palette with a transparent entry (index 1) and one with alpha in the palette (PA)
+    pal = Image.fromarray(np.array([[0, 1]], np.uint8), "P")
+    pal.putpalette([10, 20, 30, 200, 100, 0] + [0] * 762)
+    assert np.asarray(_to_mode(pal, 3)).tolist() == [[[10, 20, 30], [200, 100, 0]]]
+    pal.info["transparency"] = 1
+    assert np.asarray(_to_mode(pal, 3)).tolist() == [[[10, 20, 30], [0, 0, 0]]]
+    pa = pal.convert("PA")
+    assert pa.mode == "PA" and np.asarray(_to_mode(pa, 3)).tolist() == [[[10, 20, 30], [0, 0, 0]]]
+    # gray from RGB: ITU-R 601 luma, L = (299 R + 587 G + 114 B) / 1000
+    assert np.asarray(_to_mode(Image.new("RGB", (1, 1), (200, 100, 0)), 1)).tolist() == [[118]]

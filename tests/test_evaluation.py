@@ -129,3 +129,86 @@ def test_a_diverged_model_is_scored_at_chance_and_counted(capsys) -> None:
     scores = summary_metrics(np.array([0, 1, 2, 2]), fixed)  # no NaN reaches scikit-learn
     assert scores["accuracy"] == 0.5 and np.isfinite(scores["roc_auc"])
     assert finite(probs[[0, 3]], "ok") == (pytest.approx(probs[[0, 3]]), 0)
+
+
+def ece_reference(y: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
+    """The definition, bin by bin: [b/bins, (b+1)/bins), the last bin closed at 1."""
+    conf, correct = probs.max(1), probs.argmax(1) == y
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        sel = (conf >= lo) & ((conf < hi) if b < bins - 1 else (conf <= hi))
+        if sel.any():
+            total += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return total
+
+
+def test_expected_calibration_error_matches_the_definition_over_every_bin() -> None:
+    rng = np.random.default_rng(7)
+    conf = rng.uniform(0.06, 1.0, 600)  # 20 classes: the top class at conf, the rest share what is left
+    top = rng.integers(0, 20, 600)
+    probs = np.repeat(((1 - conf) / 19)[:, None], 20, 1)
+    probs[np.arange(600), top] = conf
+    y = np.where(rng.random(600) < conf, top, (top + 1) % 20)  # right about as often as confident
+    assert np.histogram(probs.max(1), bins=15, range=(0, 1))[0].min() > 0  # every bin, the first included
+    assert expected_calibration_error(y, probs) == pytest.approx(ece_reference(y, probs), abs=1e-12)
+
+
+def test_binary_sensitivity_and_specificity_at_the_threshold_by_hand() -> None:
+    y = np.array([1, 1, 0, 0, 1])
+    p1 = np.array([0.9, 0.4, 0.6, 0.1, 0.5])  # 0.5 at the threshold counts as positive
+    m = detailed_metrics(y, np.stack([1 - p1, p1], 1), threshold=0.5)
+    assert (m["threshold"], m["sensitivity"], m["specificity"]) == (0.5, pytest.approx(2 / 3), 0.5)
+    one_each = detailed_metrics(np.array([1, 0]), np.array([[0.1, 0.9], [0.8, 0.2]]), threshold=0.5)
+    assert (one_each["sensitivity"], one_each["specificity"]) == (1.0, 1.0)
+
+
+@pytest.mark.filterwarnings("ignore:The y_prob values do not sum to one")
+def test_detailed_metrics_keys_clipped_log_loss_and_zero_division() -> None:
+    y = np.array([0, 1, 0])
+    probs = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])  # class 1 never predicted, its sample at p = 0
+    m = detailed_metrics(y, probs)
+    assert set(m) == {
+        "balanced_accuracy",
+        "precision_weighted",
+        "recall_weighted",
+        "f1_weighted",
+        "average_precision",
+        "log_loss",
+        "cohen_kappa",
+        "ece",
+    }
+    assert m["log_loss"] == pytest.approx(-np.log(1e-7) / 3)  # p = 0 clipped to 1e-7, not to float eps
+    assert m["precision_weighted"] == pytest.approx(2 / 3 * 2 / 3)  # the undefined precision counts 0
+    # a class with a single sample is still one of the classes averaged
+    y3 = np.array([0, 0, 1, 2, 2])
+    p3 = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.5, 0.4, 0.1], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
+    expected = skm.average_precision_score(np.eye(3)[y3], p3, average="macro")
+    assert detailed_metrics(y3, p3)["average_precision"] == pytest.approx(expected)
+
+
+def test_youden_threshold_never_exceeds_one_and_auc_is_nan_with_one_class() -> None:
+    from imgstudy.evaluation.metrics import roc_auc
+
+    # a model that is always wrong: no threshold beats predicting nothing positive (J = 0 at +inf)
+    assert youden_threshold(np.array([0, 1]), np.array([0.9, 0.1])) == 1.0
+    assert np.isnan(roc_auc(np.array([1, 1, 1]), np.array([[0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])))
+
+
+def test_confused_pairs_name_the_right_classes_when_one_class_is_absent() -> None:
+    y_true = np.array([0, 0, 0, 0, 2, 2, 2, 0])
+    y_pred = np.array([3, 3, 3, 2, 0, 0, 2, 0])  # class 1 absent from both; 3 only predicted
+    pairs = confused_pairs(y_true, y_pred, ["a", "b", "c", "d"])
+    assert pairs == [
+        {"actual": "a", "predicted": "d", "count": 3},
+        {"actual": "c", "predicted": "a", "count": 2},
+        {"actual": "a", "predicted": "c", "count": 1},
+    ]
+
+
+def test_per_class_report_lists_absent_classes_with_zero_scores() -> None:
+    from imgstudy.evaluation.metrics import per_class_report
+
+    report = per_class_report(np.array([0, 0, 1]), np.array([0, 0, 0]), ["a", "b", "c"])
+    assert report["b"]["precision"] == 0.0 and report["b"]["recall"] == 0.0 and report["b"]["support"] == 1
+    assert report["c"]["support"] == 0 and report["c"]["f1-score"] == 0.0

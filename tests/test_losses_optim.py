@@ -150,6 +150,7 @@ def test_schedules() -> None:
     assert cosine[5:] == sorted(cosine[5:], reverse=True)
     assert lrs("step", warmup=0)[::5] == [1.0, 1.0, 0.5, 0.5]  # halved every 2 epochs
     assert lrs("none", warmup=0) == [1.0] * 20
+    assert lrs("none") == pytest.approx([0.2, 0.4, 0.6, 0.8] + [1.0] * 16)  # warm-up, then constant
     onecycle = lrs("onecycle")
     assert max(onecycle) == pytest.approx(1.0) and onecycle[0] < 0.1 and onecycle[-1] < 1e-3
     plateau = lrs("plateau", epochs=6, warmup=0)  # val loss never improves; patience 2

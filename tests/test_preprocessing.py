@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from imgstudy.data.images import equalize, resize_batch, resize_one
@@ -98,3 +99,44 @@ def test_the_card_restores_the_same_inputs() -> None:
         assert torch.equal(again.prepare(batch), inputs.prepare(batch))
         assert torch.equal(again(again.prepare(batch)), inputs(inputs.prepare(batch)))
         assert again(batch).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_batch_resize_in_chunks_keeps_black_white_and_pillows_values() -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (5, 12, 18, 3), dtype=np.uint8)
+    images[:, :4] = 0  # a black band and a white one: no overshoot, no offset
+    images[:, -4:] = 255
+    whole = resize_batch(images, 6, "stretch")
+    assert whole.dtype == np.uint8 and whole.shape == (5, 6, 6, 3)
+    assert np.array_equal(whole, resize_batch(images, 6, "stretch", chunk=2))  # chunks of 2, 2, 1
+    assert whole[:, 0].max() == 0 and whole[:, -1].min() == 255
+    pil = np.stack([np.asarray(Image.fromarray(i).resize((6, 6), Image.Resampling.BILINEAR)) for i in images])
+    assert np.abs(whole.astype(int) - pil).max() <= 1  # Pillow's antialiased bilinear, to rounding
+    boxed = resize_batch(images[:, :, :12], 12, "letterbox")  # already square: untouched
+    assert np.array_equal(boxed, images[:, :, :12])
+    with pytest.raises(ValueError, match=r"resize mode 'crop'; choose one of \('letterbox', 'stretch'\)"):
+        resize_batch(images, 6, "crop")
+    with pytest.raises(ValueError, match=r"resize mode 'crop'"):
+        resize_one(images[0], 6, "crop")
+
+
+def test_letterbox_pads_with_black_uint8_centred() -> None:
+    from imgstudy.data.images import letterbox_pad
+
+    out = letterbox_pad(np.full((1, 2, 4, 1), 7, np.uint8))
+    assert out.dtype == np.uint8 and out[0, ..., 0].tolist() == [[0] * 4, [7] * 4, [7] * 4, [0] * 4]
+
+
+def test_clahe_uses_its_clip_limit_and_tiles_and_unknown_modes_are_refused() -> None:
+    import cv2
+
+    rng = np.random.default_rng(1)
+    image = rng.normal(100, 8, (256, 256, 1)).clip(80, 120).astype(np.uint8)  # tiles of 1,024 pixels: clips bind
+    for clip, tiles in ((1.0, 8), (4.0, 8), (2.0, 4)):
+        reference = cv2.createCLAHE(clipLimit=clip, tileGridSize=(tiles, tiles)).apply(image[..., 0])
+        assert np.array_equal(equalize(image, "clahe", clahe_clip=clip, tiles=tiles)[..., 0], reference)
+    assert not np.array_equal(equalize(image, "clahe", 1.0), equalize(image, "clahe", 4.0))
+    with pytest.raises(ValueError, match=r"equalize mode 'local'; choose one of \('none', 'global', 'clahe'\)"):
+        equalize(image, "local")

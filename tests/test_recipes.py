@@ -205,6 +205,7 @@ def test_summary_counts_what_the_model_has() -> None:
     assert np.isfinite(summary["trainable"]) and FP32.name == "fp32"
 
 
+@pytest.mark.heavy  # left out of mutation runs: a minute of training per mutant
 def test_the_lr_range_test_ramps_the_rate_and_suggests_one_where_the_loss_falls(tmp_path) -> None:
     from conftest import cnn_params, write_quadrant_store
     from imgstudy import params as P
@@ -221,3 +222,42 @@ def test_the_lr_range_test_ramps_the_rate_and_suggests_one_where_the_loss_falls(
     assert losses[-1] > 2 * min(losses)
     assert 1e-4 < result["suggested_lr"] < lrs[int(np.argmin(losses))]  # on the falling side, before the minimum
     assert (tmp_path / "out/F0.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name,op", [("randaugment", "RandAugment"), ("trivialaugment", "TrivialAugmentWide")])
+def test_policies_are_torchvisions_on_8_bit_images(name: str, op: str) -> None:
+    from torchvision.transforms import v2
+
+    x = torch.rand(4, 3, 16, 16)
+    torch.manual_seed(5)
+    ours = apply_policy(x, name, group=4)  # one group: one draw from torch's generator
+    torch.manual_seed(5)
+    theirs = getattr(v2, op)()((x * 255).round().to(torch.uint8)).float() / 255
+    assert torch.equal(ours, theirs)
+    with pytest.raises(ValueError, match=r"augment policy 'autoaugment'; choose one of \('none', 'randaugment'"):
+        apply_policy(x, "autoaugment")
+
+
+def erased_pixels(area: tuple[float, float], ratio: tuple[float, float], seed: int = 0) -> torch.Tensor:
+    """Random erasing of 400 constant 8 x 8 images at p = 1; the mask of what changed."""
+    x = torch.full((400, 1, 8, 8), -1.0)  # noise in [0, 1) never equals -1
+    return random_erase(x, 1.0, torch.Generator().manual_seed(seed), area=area, ratio=ratio)[:, 0] != -1
+
+
+def test_random_erasing_boxes_have_the_drawn_size_and_reach_every_edge() -> None:
+    square = erased_pixels((0.25, 0.25), (1.0, 1.0))  # 16 of 64 pixels, square: always 4 x 4
+    assert square.sum((1, 2)).tolist() == [16] * 400
+    rows, cols = square.any(2), square.any(1)
+    assert rows[:, 0].any() and rows[:, 7].any() and cols[:, 0].any() and cols[:, 7].any()  # every edge reached
+    assert rows.sum(1).eq(4).all() and cols.sum(1).eq(4).all()  # whole boxes, never cut by the border
+    assert erased_pixels((0.001, 0.001), (1.0, 1.0)).sum((1, 2)).tolist() == [1] * 400  # at least one pixel
+    sizes = erased_pixels((0.02, 0.33), (0.3, 3.3)).sum((1, 2)).float()
+    assert sizes.min() >= 1 and sizes.max() <= 0.33 * 64 * 1.6 and sizes.std() > 2  # areas vary in the range
+
+
+def test_random_erasing_draws_only_from_its_generator() -> None:
+    x = torch.rand(32, 3, 8, 8)
+    torch.manual_seed(1)
+    first = random_erase(x, 0.5, torch.Generator().manual_seed(3))
+    torch.manual_seed(2)
+    assert torch.equal(first, random_erase(x, 0.5, torch.Generator().manual_seed(3)))

@@ -232,6 +232,7 @@ def tiny_fit(epochs: int, state: Path | None):
     return model, history
 
 
+@pytest.mark.heavy  # left out of mutation runs: two trainings per mutant
 def test_an_interrupted_segmentation_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     state = tmp_path / "state.pt"
     tiny_fit(2, state)  # "killed" after two epochs
@@ -308,7 +309,7 @@ def test_nifti_volumes_download_window_and_slice_into_pairs(tmp_path: Path) -> N
     assert window(np.array([-1250.0, 250.0, 1000.0]), -1250, 250).tolist() == [0, 255, 255]
 
 
-@pytest.mark.pipeline  # left out of mutation runs: a whole dvc repro per mutant
+@pytest.mark.heavy  # left out of mutation runs: a whole dvc repro per mutant
 def test_the_segmentation_branch_builds_with_dvc_repro(tiny_repo: Path) -> None:
     edit_params(
         tiny_repo,

@@ -34,8 +34,19 @@ def test_same_seed_same_split_other_seed_other_split() -> None:
 
 
 def test_official_mode_without_a_test_split_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="no official test split; use 'fraction'"):
+    with pytest.raises(
+        ValueError, match="^split.test is 'official' but the dataset has no official test split; use 'fraction'$"
+    ):
         split_indices(LABELS, np.full(1000, "train"), "official", 0.1, 0.1, seed=0)
+    with pytest.raises(ValueError, match=r"^split test mode 'random'; choose one of \('official', 'fraction'\)$"):
+        split_indices(LABELS, OFFICIAL, "random", 0.1, 0.1, seed=0)
+
+
+def test_fraction_splits_and_subsets_repeat_with_their_seed() -> None:
+    a, b = (split_indices(LABELS, OFFICIAL, "fraction", 0.1, 0.2, seed=3) for _ in range(2))
+    assert all(np.array_equal(a[k], b[k]) for k in ("train", "val", "test"))
+    assert len(a["val"]) == 80 and len(a["test"]) == 200  # val is the fraction of what the test cut leaves
+    assert np.array_equal(stratified_subset(LABELS, OFFICIAL, 100, 4), stratified_subset(LABELS, OFFICIAL, 100, 4))
 
 
 def test_subset_keeps_label_and_official_proportions() -> None:
@@ -53,3 +64,5 @@ def test_kfold_folds_are_stratified_and_cover_the_pool() -> None:
     for f in range(5):
         assert np.bincount(LABELS[folds == f]).tolist() == [80, 60, 40, 20]
     assert np.array_equal(folds, kfold_assignments(LABELS, 5, seed=0))
+    three = kfold_assignments(LABELS, 3, seed=0)
+    assert three.dtype == np.int64 and np.bincount(three).tolist() == [334, 333, 333]
