@@ -15,6 +15,8 @@ from imgstudy.evaluation.compare import (
     mcnemar,
     mean_ci,
     paired_wilcoxon,
+    seed_groups,
+    seeds_markdown,
     seg_markdown,
     seg_report,
     seg_rows,
@@ -178,3 +180,51 @@ def test_the_segmentation_table_ranks_by_dice_with_intervals_and_paired_tests() 
     assert rows[0][1].startswith(f"{u0['dice']['mean']:.4f} [") and rows[0][4] == "30"
     md = seg_markdown(report)
     assert md.startswith("Segmentation, best by Dice: U.1. Brackets: 90% bootstrap") and "(200 resamples)" in md
+
+
+def test_mcnemar_statistic_and_exact_p_value_by_hand() -> None:
+    ref = np.array([True] * 5 + [False] + [True] * 4)
+    other = np.array([False] * 5 + [True] + [True] * 4)  # b = 5 (ref right only), c = 1
+    out = mcnemar(ref, other)
+    assert (out["b"], out["c"], out["statistic"]) == (5, 1, pytest.approx((4 - 1) ** 2 / 6))
+    assert out["p_value"] == pytest.approx(2 * 7 / 64)  # P(b <= 1 or b >= 5 | n = 6, 1/2) = 14/64
+    tie = mcnemar(np.array([True, True, False, False]), np.array([False, False, True, True]))  # b = c = 2
+    assert tie["statistic"] == pytest.approx(0.25) and tie["p_value"] == 1.0
+
+
+def test_switch_groups_and_booleans_read_yes_or_no() -> None:
+    params = {"train": {"augment": {"policy": "none", "rotation": 0}, "flip": {"policy": "none", "hflip": True}}}
+    params["train"]["bn"], params["train"]["ema"] = False, True
+    cells = [column_value(params, f"train.{k}") for k in ("augment", "flip", "bn", "ema")]
+    assert cells == ["no", "yes", "no", "yes"]
+
+
+def test_markdown_table_text_exactly() -> None:
+    assert to_markdown(["a", "b"], [["1", "2"], ["3", "4"]]) == "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n"
+    assert display_name("cnn2") == "cnn.2" and display_name("A0") == "A.0" and display_name("base") == "base"
+
+
+def test_seed_groups_pair_configurations_that_differ_only_in_seed() -> None:
+    def variant(seed: int, lr: float, order: bool = False) -> dict:
+        train = {"lr": lr, "epochs": 2}
+        return {"train": dict(reversed(train.items())) if order else train, "base": {"seed": seed}}
+
+    resolved = {
+        "a": variant(1, 0.1),
+        "b": variant(2, 0.1, order=True),  # same configuration, keys in another order
+        "alone": variant(1, 0.5),
+        "c": variant(1, 0.9),
+        "d": variant(5, 0.9),
+        "e": variant(6, 0.9),
+    }
+    metrics = {n: {"accuracy": acc} for n, acc in zip(resolved, (0.8, 0.9, 0.5, 0.6, 0.7, 0.8))}
+    groups = seed_groups(resolved, metrics)
+    assert list(groups) == ["a", "c"]
+    assert groups["a"]["variants"] == ["a", "b"] and groups["a"]["seeds"] == [1, 2]
+    assert groups["c"]["accuracy"] == {"mean": pytest.approx(0.7), "std": pytest.approx(0.1)}
+    assert seeds_markdown(groups) == (
+        "\n\nAcross seeds (variants identical but for base.seed): mean ± sample std.\n\n"
+        "| configuration | variants | seeds | accuracy |\n|---|---|---|---|\n"
+        "| a | a, b | 1, 2 | 0.8500 ± 0.0707 |\n| c | c, d, e | 1, 5, 6 | 0.7000 ± 0.1000 |\n"
+    )
+    assert seeds_markdown({}) == ""
