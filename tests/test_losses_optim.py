@@ -59,6 +59,9 @@ def test_class_weights() -> None:
     assert np.allclose(balanced.numpy(), compute_class_weight("balanced", classes=np.arange(3), y=labels))
     assert class_weights("none", labels, 3) is None
     assert class_weights([1.0, 2.0, 3.0], labels, 3).tolist() == [1.0, 2.0, 3.0]
+    assert balanced.dtype == torch.float32 and class_weights([1, 2, 3], labels, 3).dtype == torch.float32
+    with pytest.raises(ValueError, match=r"^class_weights 'inverse'; use 'none', 'balanced' or a list of 3 numbers$"):
+        class_weights("inverse", labels, 3)
     with pytest.raises(ValueError, match="3 weights for 4 classes"):
         class_weights([1.0, 2.0, 3.0], labels, 4)
     with pytest.raises(ValueError, match=r"classes \[3\] have no training samples"):

@@ -99,6 +99,11 @@ def test_the_card_restores_the_same_inputs() -> None:
         assert torch.equal(again.prepare(batch), inputs.prepare(batch))
         assert torch.equal(again(again.prepare(batch)), inputs(inputs.prepare(batch)))
         assert again(batch).is_contiguous(memory_format=torch.channels_last)
+        reference = np.stack([equalize(i, equalization, 3.0) for i in batch.numpy()])  # the clip is the card's
+        assert np.array_equal(inputs.prepare(batch).numpy(), reference)
+    old = {k: v for k, v in inputs.card().items() if k not in ("equalize", "clahe_clip")}  # a card from before
+    restored = Inputs.from_card({**old, "whitening": inputs.whitening, "pixel_mean": inputs.pixel_mean})
+    assert (restored.equalize, restored.clahe_clip) == ("none", 2.0)
 
 
 def test_batch_resize_in_chunks_keeps_black_white_and_pillows_values() -> None:
