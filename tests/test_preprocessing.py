@@ -145,3 +145,57 @@ def test_clahe_uses_its_clip_limit_and_tiles_and_unknown_modes_are_refused() -> 
     assert not np.array_equal(equalize(image, "clahe", 1.0), equalize(image, "clahe", 4.0))
     with pytest.raises(ValueError, match=r"equalize mode 'local'; choose one of \('none', 'global', 'clahe'\)"):
         equalize(image, "local")
+
+
+def test_to_unit_converts_gray_and_rgb_by_luma_and_refuses_other_counts() -> None:
+    from imgstudy.data.images import to_unit
+
+    rgb = torch.tensor([[[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [51, 102, 204]]]], dtype=torch.uint8)
+    gray = to_unit(rgb, 1)
+    expected = [[0.299, 0.587], [0.114, (0.299 * 51 + 0.587 * 102 + 0.114 * 204) / 255]]
+    assert gray.shape == (1, 1, 2, 2) and torch.allclose(gray[0, 0], torch.tensor(expected), atol=1e-6)
+    u8 = torch.tensor([[[[0], [51]], [[102], [255]]]] * 2, dtype=torch.uint8)  # (2, 2, 2, 1)
+    three = to_unit(u8, 3)
+    assert three.shape == (2, 3, 2, 2) and all(torch.equal(three[:, k], u8[..., 0] / 255) for k in range(3))
+    assert torch.equal(to_unit(rgb, 3), rgb.permute(0, 3, 1, 2) / 255)
+    with pytest.raises(ValueError, match="^cannot convert 2 channels to 3$"):
+        to_unit(torch.zeros(1, 2, 2, 2, dtype=torch.uint8), 3)
+    with pytest.raises(ValueError, match="^cannot convert 3 channels to 2$"):
+        to_unit(rgb, 2)
+
+
+def test_statistics_of_more_images_than_one_chunk_and_fixed_normalizations() -> None:
+    rng = np.random.default_rng(2)
+    images = torch.from_numpy(rng.integers(0, 256, (5000, 2, 3, 1), dtype=np.uint8))  # two chunks of 4,096
+    inputs = Inputs.fit(images, "native", "dataset", False)
+    pixels = images.numpy() / 255
+    assert inputs.mean[0] == pytest.approx(pixels.mean(), abs=1e-6) and inputs.std[0] == pytest.approx(
+        pixels.std(), abs=1e-6
+    )
+    gray = Inputs.fit(images[:10], "gray", "imagenet", False)
+    assert gray.mean == pytest.approx((sum((0.485, 0.456, 0.406)) / 3,))
+    assert gray.std == pytest.approx((sum((0.229, 0.224, 0.225)) / 3,))
+    rgb = Inputs.fit(images[:10], "rgb", "imagenet", False)
+    assert rgb.mean == (0.485, 0.456, 0.406) and rgb.std == (0.229, 0.224, 0.225)
+    plain = Inputs.fit(images[:10], "rgb", "none", False)
+    assert (plain.mean, plain.std) == ((0.0,) * 3, (1.0,) * 3)
+    assert torch.equal(plain(images[:4]), images[:4].permute(0, 3, 1, 2).expand(-1, 3, -1, -1) / 255)
+    with pytest.raises(ValueError, match=r"^channels 'gray' / normalize 'minmax': choose from \['native', 'gray'"):
+        Inputs.fit(images, "gray", "minmax", False)
+    with pytest.raises(ValueError, match=r"^channels 'cmyk' / normalize 'none'"):
+        Inputs.fit(images, "cmyk", "none", False)
+
+
+def test_zca_of_non_square_images_and_augmentation_inside_the_call() -> None:
+    from imgstudy.training.augment import Augment
+
+    rng = np.random.default_rng(4)
+    images = torch.from_numpy(rng.integers(0, 256, (300, 2, 5, 1), dtype=np.uint8))  # 10 values per image
+    inputs = Inputs.fit(images, "native", "zca", False, zca_epsilon=1e-6)
+    assert inputs.whitening.shape == (10, 10)
+    white = inputs(images).reshape(300, 10).double()
+    assert torch.allclose(white.T @ white / 300, torch.eye(10, dtype=torch.float64), atol=1e-3)
+    flip = Augment(hflip=True)
+    ours = inputs(images[:8], flip, torch.Generator().manual_seed(9))
+    theirs = inputs.finish(flip(inputs.to_unit(images[:8]), torch.Generator().manual_seed(9)))
+    assert torch.equal(ours, theirs) and not torch.equal(ours, inputs(images[:8]))
