@@ -108,3 +108,72 @@ def test_same_generator_same_augmentation() -> None:
     assert torch.equal(aug(x, gen(5)), aug(x, gen(5)))
     assert not torch.equal(aug(x, gen(5)), aug(x, gen(6)))
     assert aug(x, gen(5)).shape == x.shape
+
+
+def test_each_geometric_switch_alone_moves_pixels_and_vflip_mirrors_rows() -> None:
+    x = torch.rand(32, 1, 8, 8)
+    for switch in ({"rotation": 20}, {"zoom": 0.2}, {"shift": 0.2}, {"shrink": 0.3}, {"hflip": True}, {"vflip": True}):
+        assert not torch.equal(Augment(**switch)(x, gen()), x), switch
+    y = Augment(vflip=True)(x, gen())
+    flipped = torch.tensor([torch.allclose(y[i], x[i].flip(-2), atol=1e-5) for i in range(32)])
+    same = torch.tensor([torch.allclose(y[i], x[i], atol=1e-5) for i in range(32)])
+    assert (flipped | same).all() and 5 < flipped.sum() < 27
+
+
+def test_contrast_spans_its_range_per_image_around_each_images_mean_and_clamps() -> None:
+    x = torch.full((200, 1, 4, 4), 0.4)
+    x[:, :, :2] = 0.2
+    x[100:] += 0.3  # two different image means: each image keeps its own
+    y = Augment(contrast=0.5)(x, gen())
+    ratio = (y[:, 0, 3, 0] - y[:, 0, 0, 0]) / 0.2
+    assert ratio.min() < 0.55 and ratio.max() > 1.45  # both ends of [0.5, 1.5] drawn
+    assert torch.allclose(y.mean(dim=(1, 2, 3)), x.mean(dim=(1, 2, 3)), atol=1e-6)
+    pushed = Augment(brightness=0.9)(torch.full((64, 1, 2, 2), 0.5), gen())
+    assert pushed.min() == 0.0 and pushed.max() == 1.0  # clamped to [0, 1] on both sides
+
+
+def test_thinning_erodes_a_thick_stroke_by_one_pixel_each_side() -> None:
+    x = torch.zeros(64, 1, 16, 16)
+    x[:, :, 6:10, 2:-2] = 1.0  # a 4-px bar
+    y = Augment(thin=0.5)(x, gen())
+    thinned = y.sum(dim=(1, 2, 3)) < x.sum(dim=(1, 2, 3))
+    assert 15 < thinned.sum() < 49
+    expected = torch.zeros(16, 16)
+    expected[7:9, 3:-3] = 1.0
+    assert all(torch.equal(img[0], expected) for img in y[thinned])
+
+
+def test_policy_and_erasing_run_inside_the_call_from_their_generators() -> None:
+    from imgstudy.training.augment import apply_policy, random_erase
+
+    x = torch.rand(8, 3, 8, 8)
+    assert torch.equal(Augment(erase=1.0)(x, gen(3)), random_erase(x, 1.0, gen(3)))
+    torch.manual_seed(4)
+    ours = Augment(policy="trivialaugment")(x, gen())
+    torch.manual_seed(4)
+    assert torch.equal(ours, apply_policy(x, "trivialaugment"))
+    aug = Augment(rotation=15, contrast=0.2, brightness=0.1, erase=0.5)
+    torch.manual_seed(1)
+    first = aug(x, gen(2))
+    torch.manual_seed(2)  # the global generator does not matter, only the one passed
+    assert torch.equal(first, aug(x, gen(2)))
+
+
+def test_pairs_move_images_and_masks_together_and_change_only_image_colours() -> None:
+    x = torch.rand(32, 1, 8, 8)
+    masks = (torch.rand(32, 8, 8) > 0.5).long()
+    for switch in ({"rotation": 20}, {"zoom": 0.2}, {"shift": 0.2}, {"shrink": 0.3}, {"hflip": True}, {"vflip": True}):
+        y, m = Augment(**switch).pair(x, masks, gen())
+        assert not torch.equal(m, masks) and m.dtype == torch.long and set(m.unique().tolist()) <= {0, 1}, switch
+    y, m = Augment(vflip=True).pair(x, masks, gen())
+    for i in range(32):  # each sample either flipped (image and mask alike) or left alone
+        flipped = torch.allclose(y[i], x[i].flip(-2), atol=1e-5)
+        assert flipped or torch.allclose(y[i], x[i], atol=1e-5)
+        assert torch.equal(m[i], masks[i].flip(-2) if flipped else masks[i])
+    y, m = Augment(contrast=0.5, brightness=0.2).pair(x, masks, gen())
+    assert torch.equal(m, masks) and not torch.equal(y, x) and 0 <= y.min() and y.max() <= 1
+    torch.manual_seed(1)
+    first = Augment(rotation=20, erase=0.5).pair(x, masks, gen(7))
+    torch.manual_seed(2)
+    second = Augment(rotation=20, erase=0.5).pair(x, masks, gen(7))
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
