@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgstudy.data.decode import DecodeSpec, decode, decode_many
+from imgstudy.data.decode import DecodeSpec, _to_mode, decode, decode_many
 
 RGB32 = DecodeSpec(channels=3, size=32, resize="stretch", equalize="none", clahe_clip=2.0)
 GRAY32 = DecodeSpec(channels=1, size=32, resize="stretch", equalize="none", clahe_clip=2.0)
@@ -92,10 +92,6 @@ def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
 
 
 def test_decoding_leaves_pils_global_pixel_limit_as_it_was(tmp_path) -> None:
-    from PIL import Image
-
-    from imgstudy.data.decode import DecodeSpec, decode
-
     Image.new("L", (10, 10)).save(tmp_path / "a.png")
     before = Image.MAX_IMAGE_PIXELS
     decode(tmp_path / "a.png", DecodeSpec(1, 8, "stretch", "none", 2.0, max_pixels=1_000))
@@ -109,16 +105,12 @@ def _u16(mode: str, values: list[int]) -> Image.Image:
 
 @pytest.mark.parametrize("mode", ["I;16", "I;16B", "I;16L"])
 def test_16_bit_modes_scale_by_65535_and_round(mode: str) -> None:
-    from imgstudy.data.decode import _to_mode
-
     # round(v / 65535 * 255): 50000 -> 194.55 -> 195, 60000 -> 233.47 -> 233 (a 256 scale gives 234)
     out = _to_mode(_u16(mode, [0, 50000, 65535, 60000]), 1)
     assert out.mode == "L" and np.asarray(out).tolist() == [[0, 195, 255, 233]]
 
 
 def test_32_bit_integers_scale_only_past_255_and_floats_stretch_to_the_full_range() -> None:
-    from imgstudy.data.decode import _to_mode
-
     small = Image.fromarray(np.array([[0, 100, 255, 7]], np.int32))  # mode I, already 8-bit values
     assert small.mode == "I" and np.asarray(_to_mode(small, 1)).tolist() == [[0, 100, 255, 7]]
     wide = Image.fromarray(np.array([[0, 100, 1000, 50000]], np.int32))  # 16-bit values held in mode I
@@ -131,8 +123,6 @@ def test_32_bit_integers_scale_only_past_255_and_floats_stretch_to_the_full_rang
 
 
 def test_alpha_is_composited_on_black_for_every_mode_that_has_it() -> None:
-    from imgstudy.data.decode import _to_mode
-
     la = Image.fromarray(np.array([[[200, 128], [200, 255], [200, 0], [100, 64]]], np.uint8), "LA")
     assert np.asarray(_to_mode(la, 1)).tolist() == [[100, 200, 0, 25]]  # v * alpha / 255
     assert np.asarray(_to_mode(la, 3))[0, :, 0].tolist() == [100, 200, 0, 25]

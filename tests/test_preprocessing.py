@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from imgstudy.data.images import equalize, resize_batch, resize_one
+from imgstudy.data.images import equalize, letterbox_pad, resize_batch, resize_one, to_unit
+from imgstudy.training.augment import Augment
 from imgstudy.training.inputs import Inputs
 
 
@@ -107,8 +109,6 @@ def test_the_card_restores_the_same_inputs() -> None:
 
 
 def test_batch_resize_in_chunks_keeps_black_white_and_pillows_values() -> None:
-    from PIL import Image
-
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (5, 12, 18, 3), dtype=np.uint8)
     images[:, :4] = 0  # a black band and a white one: no overshoot, no offset
@@ -128,8 +128,6 @@ def test_batch_resize_in_chunks_keeps_black_white_and_pillows_values() -> None:
 
 
 def test_letterbox_pads_with_black_uint8_centred() -> None:
-    from imgstudy.data.images import letterbox_pad
-
     out = letterbox_pad(np.full((1, 2, 4, 1), 7, np.uint8))
     assert out.dtype == np.uint8 and out[0, ..., 0].tolist() == [[0] * 4, [7] * 4, [7] * 4, [0] * 4]
 
@@ -148,8 +146,6 @@ def test_clahe_uses_its_clip_limit_and_tiles_and_unknown_modes_are_refused() -> 
 
 
 def test_to_unit_converts_gray_and_rgb_by_luma_and_refuses_other_counts() -> None:
-    from imgstudy.data.images import to_unit
-
     rgb = torch.tensor([[[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [51, 102, 204]]]], dtype=torch.uint8)
     gray = to_unit(rgb, 1)
     expected = [[0.299, 0.587], [0.114, (0.299 * 51 + 0.587 * 102 + 0.114 * 204) / 255]]
@@ -187,8 +183,6 @@ def test_statistics_of_more_images_than_one_chunk_and_fixed_normalizations() -> 
 
 
 def test_zca_of_non_square_images_and_augmentation_inside_the_call() -> None:
-    from imgstudy.training.augment import Augment
-
     rng = np.random.default_rng(4)
     images = torch.from_numpy(rng.integers(0, 256, (300, 2, 5, 1), dtype=np.uint8))  # 10 values per image
     inputs = Inputs.fit(images, "native", "zca", False, zca_epsilon=1e-6)
