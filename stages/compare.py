@@ -29,6 +29,7 @@ from imgstudy.evaluation.compare import (
 from imgstudy.evaluation.curves import roc_points
 from imgstudy.evaluation.metrics import plot_confusion
 from imgstudy.evaluation.plots import plot_metric_bars, plot_robustness_overview, plot_val_curves
+from imgstudy.models import MODELS
 from stages import cli
 
 
@@ -51,12 +52,18 @@ def classification(base: P.Params, raw: dict, predictions: Path) -> dict:
     for name in base.grid:
         pred = np.load(predictions / f"{name}.npz")
         y, probs = pred["y_true"], pred["probs"]
-        resolved = resolved_all[name] = P.resolve(raw, name).model_dump(mode="json")
+        params = P.resolve(raw, name)
+        resolved = resolved_all[name] = params.model_dump(mode="json")
+        group = MODELS[params.train.model].options
         kept[name] = (y, probs, [str(k) for k in pred["classes"]])
         variants[name] = {
             "metrics": json.loads(str(pred["summary"])),
             "ci": bootstrap_ci(y, probs, c.bootstrap, c.confidence, base.base.seed),
-            "columns": {title: column_value(resolved, key) for title, key in c.columns.items()},
+            # a setting the variant's model does not read (the CNN's widths for a backbone) is "-", not its default
+            "columns": {
+                title: column_value(resolved, key) if P.group_needed(key) in (None, group) else "-"
+                for title, key in c.columns.items()
+            },
             "robustness": read_json(predictions / f"{name}.robustness.json"),
             "correct": probs.argmax(1) == y,
         }

@@ -12,6 +12,14 @@ import numpy as np
 import pytest
 import yaml
 
+# pytest-xdist runs several tests at once: each gets its share of the cores (before torch is imported, and
+# inherited by the stages tests start). Torch's default of one thread per core in every worker puts two busy
+# threads on each core, and OpenMP's spin-waiting then slows small models several-fold.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault(
+        "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    )
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = [
     "dvc.yaml",

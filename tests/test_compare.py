@@ -228,3 +228,44 @@ def test_seed_groups_pair_configurations_that_differ_only_in_seed() -> None:
         "| a | a, b | 1, 2 | 0.8500 ± 0.0707 |\n| c | c, d, e | 1, 5, 6 | 0.7000 ± 0.1000 |\n"
     )
     assert seeds_markdown({}) == ""
+
+
+def test_a_setting_the_variants_model_does_not_read_reads_a_dash(tmp_path) -> None:
+    """The study table of a grid mixing the baseline CNN and a backbone: the CNN's widths are '-' on the
+    backbone's row and the backbone's unfrozen blocks and fine-tuning epochs are '-' on the CNN's, not
+    the defaults that neither model reads."""
+    import json
+
+    from conftest import ROOT
+    from imgstudy import params as P
+    from stages import compare as stage
+
+    raw = P.read_yaml(ROOT / "params.yaml")
+    raw["variants"] = {"cnn": {"train": {"model": "cnn"}}, "backbone": {"train": {"model": "mobilenet_v2"}}}
+    raw["grid"], raw["search"]["variant"] = ["cnn", "backbone"], "cnn"
+    raw["compare"].update(
+        bootstrap=10,
+        columns={
+            "Model": "train.model",
+            "Widths": "train.cnn.widths",
+            "Unfrozen": "train.transfer.unfreeze_blocks",
+            "Fine-tuning": "train.finetune.epochs",
+            "lr": "train.lr",
+        },
+    )
+    y = np.array([0, 1, 0, 1])
+    for name in raw["grid"]:
+        probs = probs_for(np.array([0, 1, 1, 1]), 2)
+        np.savez(
+            tmp_path / f"{name}.npz",
+            y_true=y,
+            probs=probs,
+            classes=np.array(["a", "b"]),
+            summary=json.dumps(summary_metrics(y, probs)),
+        )
+    report, _ = stage.classification(P.resolve(raw), raw, tmp_path)
+    rows = {name: v["columns"] for name, v in report["variants"].items()}
+    assert rows == {
+        "cnn": {"Model": "cnn", "Widths": "[32, 64, 64, 64]", "Unfrozen": "-", "Fine-tuning": "-", "lr": "0.0001"},
+        "backbone": {"Model": "mobilenet_v2", "Widths": "-", "Unfrozen": "0", "Fine-tuning": "0", "lr": "0.0001"},
+    }
