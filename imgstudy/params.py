@@ -566,11 +566,6 @@ def resolve(raw: dict, variant: str | None = None, source: str = "params") -> Pa
 MODEL_GROUPS = {"train.transfer.": "transfer", "train.finetune.": "transfer", "train.cnn.": "cnn"}
 
 
-def group_needed(dotted: str) -> str | None:
-    """The options group ("cnn", "transfer") a model must read for this setting to apply to it; None: any model."""
-    return next((needs for prefix, needs in MODEL_GROUPS.items() if dotted.startswith(prefix)), None)
-
-
 def check_search_space(raw: dict, source: str = "params") -> Params:
     """The search variant's params, once its search space is known to hold only keys that change
     the model it trains (tools.search calls it before any trial)."""
@@ -579,13 +574,13 @@ def check_search_space(raw: dict, source: str = "params") -> Params:
     searched = resolve(raw, resolve(raw, source=source).search.variant, source)
     group = MODELS[searched.train.model].options
     for dotted in searched.search.space:
-        needs = group_needed(dotted)
-        if needs not in (None, group):
-            raise ParamsError(
-                f"{source}: search.space key {dotted!r} does not change model "
-                f"{searched.train.model!r} (variant {searched.search.variant}); it only applies to "
-                f"models with {needs!r} options"
-            )
+        for prefix, needs in MODEL_GROUPS.items():
+            if dotted.startswith(prefix) and group != needs:
+                raise ParamsError(
+                    f"{source}: search.space key {dotted!r} does not change model "
+                    f"{searched.train.model!r} (variant {searched.search.variant}); it only applies to "
+                    f"models with {needs!r} options"
+                )
     return searched
 
 

@@ -45,6 +45,12 @@ def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def reads(group: str | None, dotted: str) -> bool:
+    """Whether a model with this options group ("cnn", "transfer", None) reads the setting: train.cnn.*
+    only the baseline CNN, train.transfer.* and train.finetune.* only the torchvision backbones."""
+    return all(group == needs for prefix, needs in P.MODEL_GROUPS.items() if dotted.startswith(prefix))
+
+
 def classification(base: P.Params, raw: dict, predictions: Path) -> dict:
     """Per variant: its metrics, bootstrap intervals, table cells, robustness and McNemar's test."""
     c = base.compare
@@ -61,7 +67,7 @@ def classification(base: P.Params, raw: dict, predictions: Path) -> dict:
             "ci": bootstrap_ci(y, probs, c.bootstrap, c.confidence, base.base.seed),
             # a setting the variant's model does not read (the CNN's widths for a backbone) is "-", not its default
             "columns": {
-                title: column_value(resolved, key) if P.group_needed(key) in (None, group) else "-"
+                title: column_value(resolved, key) if reads(group, key) else "-"
                 for title, key in c.columns.items()
             },
             "robustness": read_json(predictions / f"{name}.robustness.json"),
