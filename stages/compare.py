@@ -67,8 +67,7 @@ def classification(base: P.Params, raw: dict, predictions: Path) -> dict:
             "ci": bootstrap_ci(y, probs, c.bootstrap, c.confidence, base.base.seed),
             # a setting the variant's model does not read (the CNN's widths for a backbone) is "-", not its default
             "columns": {
-                title: column_value(resolved, key) if reads(group, key) else "-"
-                for title, key in c.columns.items()
+                title: column_value(resolved, key) if reads(group, key) else "-" for title, key in c.columns.items()
             },
             "robustness": read_json(predictions / f"{name}.robustness.json"),
             "correct": probs.argmax(1) == y,
