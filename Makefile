@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run study results test lint browser datasets bench mutation dag clean-venv
+.PHONY: install run study results test lint system datasets bench mutation dag clean-venv
 
 $(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,10 @@ study: install datasets
 results: study
 	$(PY) -m tools.results $(NAME)
 
-test: install browser datasets lint
+# The apt packages install beside the virtual environment (pip and apt wait on different things).
+test:
+	$(MAKE) --no-print-directory -j2 install system
+	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest -q
 
 lint: install
@@ -43,19 +46,21 @@ lint: install
 	ruff format --check .
 
 # Debian packages the tests and presets use: Chromium for the browser tests (no browser download at run
-# time), Fashion-MNIST for its preset. Needs root (or password-less sudo); without them a warning here,
-# and the tests that need them fail under CI (CI=true) instead of skipping.
+# time), Fashion-MNIST for its preset; one apt call for those missing. Needs root (or password-less
+# sudo); without them a warning here, and the tests that need them fail under CI (CI=true) instead
+# of skipping (the fashion_mnist preset downloads its data instead).
 APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo -n apt-get)
-browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium chromium-driver >/dev/null; } || \
-	  echo "WARNING: could not install chromium and chromium-driver"
+BROWSER := $(if $(shell command -v chromium >/dev/null && command -v chromedriver),,chromium chromium-driver)
+DATASETS := $(if $(wildcard /usr/share/datasets/fashion-mnist),,dataset-fashion-mnist)
+install-apt = @[ -z "$(strip $(1))" ] || \
+	  { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $(1) >/dev/null; } || \
+	  echo "WARNING: could not install $(strip $(1))"
+
+system:
+	$(call install-apt,$(BROWSER) $(DATASETS))
 
 datasets:
-	@test -d /usr/share/datasets/fashion-mnist || \
-	  { DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
-	    { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq dataset-fashion-mnist >/dev/null; }; } || \
-	  echo "WARNING: could not install dataset-fashion-mnist (the fashion_mnist preset downloads it instead)"
+	$(call install-apt,$(DATASETS))
 
 # Speed: our train path against the plain way, inference paths, the default grid timed (not tests).
 bench: install
