@@ -90,7 +90,7 @@ def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[st
         f"Built by `make results NAME={study}` (`make study NAME={study}`, then `python -m tools.results {study}`)",
         f"from commit {git('rev-parse', '--short', 'HEAD')}{dirty}, on {cpu['name']} ({cpu['kind']}: AMX "
         f"{cpu['amx_bf16']}, AVX512-BF16 {cpu['avx512_bf16']}; precision {cpu['auto_precision']}), "
-        f"torch {cpu['torch']}, {threads} thread(s) per stage. `dvc status` was clean.",
+        f"torch {cpu['torch']}, threads per stage: {threads}. `dvc status` was clean.",
         "",
         "## The study's numbers beside ours",
         "",
