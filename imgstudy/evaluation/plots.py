@@ -36,16 +36,19 @@ def plot_metric_bars(path: Path, variants: dict[str, dict], metrics: list[str]) 
 def plot_val_curves(path: Path, curves: dict[str, dict[str, list[float]]]) -> None:
     """Validation loss and accuracy per epoch, every variant on the same axes."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name, c in curves.items():
+    for i, (name, c) in enumerate(curves.items()):
+        style = ("-", "--", ":", "-.")[i // 10 % 4]  # the ten colours repeat: each repeat its own line style
         for ax, key in zip(axes, ("loss", "acc")):
-            ax.plot(range(1, len(c[key]) + 1), c[key], marker="o", label=name)
+            ax.plot(range(1, len(c[key]) + 1), c[key], marker="o", ms=3, ls=style, label=name)
     for ax, key in zip(axes, ("validation loss", "validation accuracy")):
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8, ncol=2)
+    handles, labels = axes[1].get_legend_handles_labels()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    # Beside the axes, not on them: a study's 35 variants would cover the curves.
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, ncol=1 + len(labels) // 20)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
