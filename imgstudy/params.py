@@ -128,6 +128,7 @@ class Cnn(Section):
     kernel: int = Field(ge=1)
     pool: Literal["max", "avg"]
     batchnorm: bool
+    bn_order: Literal["conv_bn_act", "conv_act_bn"]
     dropout: float = Field(ge=0, lt=1)
     activation: str
     head: Literal["flatten", "gap"]

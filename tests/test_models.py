@@ -62,3 +62,29 @@ def test_cam_layer_is_the_last_feature_map() -> None:
 def test_unknown_model_lists_choices() -> None:
     with pytest.raises(KeyError, match="mnist_cnn"):
         build_model("nope", 1, 10, 28)
+
+
+@pytest.mark.parametrize("order", ["conv_bn_act", "conv_act_bn"])
+def test_baseline_cnn_block_order(order: str) -> None:
+    """Each block is conv, BN, activation (or conv, activation, BN: Keras' Conv2D(activation=...) then
+    BatchNormalization), then the pool; in training mode the pool's input is then sigmoid outputs in (0, 1)
+    or per-channel standardized values."""
+    opts = {**options("cnn"), "activation": "sigmoid", "widths": [4, 8], "bn_order": order}
+    model = build_model("cnn", 1, 10, 16, **opts).train()
+    kinds = [type(m).__name__ for m in model.features]
+    first = ["Conv2d", "BatchNorm2d", "Sigmoid"] if order == "conv_bn_act" else ["Conv2d", "Sigmoid", "BatchNorm2d"]
+    assert kinds == [*first, "MaxPool2d"] * 2
+    seen = []
+    model.features[2].register_forward_hook(lambda m, i, o: seen.append(o.detach()) and None)
+    model(torch.randn(64, 1, 16, 16) * 3)
+    out = seen[0]
+    if order == "conv_bn_act":
+        assert out.min() > 0 and out.max() < 1
+    else:  # standardized per channel over the batch
+        assert torch.allclose(out.mean((0, 2, 3)), torch.zeros(4), atol=1e-5)
+        assert torch.allclose(out.var((0, 2, 3), unbiased=False), torch.ones(4), atol=1e-3)
+
+
+def test_baseline_cnn_refuses_unknown_bn_order() -> None:
+    with pytest.raises(ValueError, match="conv_act_bn"):
+        build_model("cnn", 1, 10, 16, **{**options("cnn"), "bn_order": "bn_last"})

@@ -36,6 +36,10 @@ for _name, _cls in {
     ACTIVATIONS.register(_name)(_cls)
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 HEADS = ("flatten", "gap")
+# Where a block's BatchNorm sits. conv_bn_act normalizes what the activation sees (Ioffe & Szegedy);
+# conv_act_bn is Keras' Conv2D(activation=...) followed by BatchNormalization(), the studies' form. With a
+# sigmoid the order matters: normalized inputs keep it in its nearly linear middle.
+BN_ORDERS = ("conv_bn_act", "conv_act_bn")
 
 
 def mnist_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -158,8 +162,9 @@ class CnnBiGRU(nn.Module):
 
 
 class BaselineCNN(nn.Module):
-    """conv blocks of the given widths ([conv, BN?, activation] + pool), then flatten or global
-    average pooling, then dense layers with dropout: the dog-breed study's ablation space."""
+    """conv blocks of the given widths ([conv, BN?, activation] or [conv, activation, BN?] by bn_order, then a
+    pool), then flatten or global average pooling, then dense layers with dropout: the dog-breed study's
+    ablation space."""
 
     def __init__(
         self,
@@ -174,10 +179,13 @@ class BaselineCNN(nn.Module):
         activation: str,
         head: str,
         dense: list[int],
+        bn_order: str,
     ):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head {head!r}; choose one of {HEADS}")
+        if bn_order not in BN_ORDERS:
+            raise ValueError(f"bn_order {bn_order!r}; choose one of {BN_ORDERS}")
         if pool not in POOLS:
             raise ValueError(f"pool {pool!r}; choose one of {sorted(POOLS)}")
         if image_size >> len(widths) < 1:
@@ -185,9 +193,10 @@ class BaselineCNN(nn.Module):
         act = ACTIVATIONS[activation]
         layers, c = [], in_channels
         for w in widths:
-            layers += [nn.Conv2d(c, w, kernel, padding=kernel // 2)]
-            layers += [nn.BatchNorm2d(w)] if batchnorm else []
-            layers += [act(), POOLS[pool](2)]
+            norm = [nn.BatchNorm2d(w)] if batchnorm else []
+            conv = nn.Conv2d(c, w, kernel, padding=kernel // 2)
+            layers += [conv, *norm, act()] if bn_order == "conv_bn_act" else [conv, act(), *norm]
+            layers.append(POOLS[pool](2))
             c = w
         self.features = nn.Sequential(*layers)
         side = image_size >> len(widths)
@@ -201,7 +210,7 @@ class BaselineCNN(nn.Module):
 
     @property
     def cam_layer(self) -> nn.Module:
-        return self.features[-2]  # the last activation, before the last pool
+        return self.features[-2]  # the last block's output before its pool (activation or BN)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
