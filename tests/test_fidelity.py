@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -15,7 +16,7 @@ from conftest import cnn_params, quadrant_images
 from imgstudy import params as P
 from imgstudy.data.store import write_store
 from imgstudy.models import build_model
-from imgstudy.models.cnn import ACTIVATIONS, GRUDirection
+from imgstudy.models.cnn import ACTIVATIONS, BaselineCNN, GRUDirection
 from imgstudy.training.inputs import Inputs
 from imgstudy.training.losses import LOSSES
 from imgstudy.training.optim import OPTIMIZERS
@@ -77,6 +78,10 @@ def test_lung_ct_trains_a_fixed_30_epochs() -> None:
     assert scratch and settings == {(30, 0)}
 
 
+# Variants a preset defines but leaves out of its grid because they repeat its base exactly (the next test)
+OUT_OF_GRID = {"fashion_mnist": ["kl_divergence", "global_pooling"]}
+
+
 def test_dog_breed_bases_are_the_studys_final_baseline() -> None:
     """Resized, gray, equalized, whitened where ZCA fits; rotation 20, zoom 15%, contrast 10%, flips; Adam;
     32-64-64-64 conv + max-pool blocks with BatchNorm after the activation (Keras' Conv2D then
@@ -97,7 +102,7 @@ def test_dog_breed_bases_are_the_studys_final_baseline() -> None:
             "sigmoid",
         )
         raw = P.yaml_text(preset.render(name))
-        grid = [P.resolve(raw, v).train for v in raw["grid"]]
+        grid = [P.resolve(raw, v).train for v in raw["grid"] + OUT_OF_GRID.get(name, [])]
         studied = {
             "optimizer": {"adam", "sgd", "rmsprop", "nadam", "adadelta", "adagrad", "adamax"},  # Ftrl: not in torch
             "loss": {"cross_entropy", "poisson", "kl_divergence", "hinge", "squared_hinge", "categorical_hinge"},
@@ -108,6 +113,30 @@ def test_dog_breed_bases_are_the_studys_final_baseline() -> None:
         assert studied["optimizer"] <= {g.optimizer for g in grid}, name
         assert studied["loss"] <= {g.loss for g in grid}, name
         assert activations <= {g.cnn.activation for g in grid if g.model == "cnn"}, name
+
+
+def test_the_fashion_variants_left_out_of_its_grid_repeat_its_base() -> None:
+    """At 28 px four pooled blocks leave a 1 x 1 map: global pooling and flattening it are one network (same
+    weights, same outputs); with one-hot labels the KL divergence is the cross-entropy (loss and gradient)."""
+    raw = P.yaml_text(preset.render("fashion_mnist"))
+    assert not set(OUT_OF_GRID["fashion_mnist"]) & set(raw["grid"])
+    base, gap = (resolved("fashion_mnist", v).train.cnn for v in ("base", "global_pooling"))
+    assert differences(base.model_dump(), gap.model_dump()) == {"head"}
+    opts = base.model_dump()  # the section's fields are the model's options
+    torch.manual_seed(0)
+    flat = BaselineCNN(1, 10, 28, **opts)
+    pooled = BaselineCNN(1, 10, 28, **{**opts, "head": "gap"})
+    # the same tensors in the same order; the pooling layer shifts the head's indices by one
+    pooled.load_state_dict(dict(zip(pooled.state_dict(), flat.state_dict().values(), strict=True)))
+    x = torch.randn(8, 1, 28, 28)
+    assert torch.equal(flat.eval()(x), pooled.eval()(x))
+    kl = resolved("fashion_mnist", "kl_divergence").train
+    assert differences(resolved("fashion_mnist", "base").train.model_dump(), kl.model_dump()) == {"loss"}
+    z, y = torch.randn(16, 10, requires_grad=True), torch.arange(16) % 10
+    by_kl, by_ce = LOSSES["kl_divergence"](None, 0.0, 0.0)(z, y), LOSSES["cross_entropy"](None, 0.0, 0.0)(z, y)
+    assert by_kl.item() == pytest.approx(by_ce.item(), abs=1e-6)
+    g_kl, g_ce = (torch.autograd.grad(v, z)[0] for v in (by_kl, by_ce))
+    assert torch.allclose(g_kl, g_ce, atol=1e-7)
 
 
 def test_whitening_runs_at_the_fashion_size_and_refuses_the_dog_size_by_name() -> None:
