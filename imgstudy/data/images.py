@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
-
-if TYPE_CHECKING:
-    import torch
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's convert("L")
 CHANNELS = {"native": None, "gray": 1, "rgb": 3}  # params name -> channels (None: as stored)
@@ -48,11 +45,6 @@ def resize_batch(images: np.ndarray, size: int, mode: str, chunk: int = 4096) ->
         images = letterbox_pad(images)
     if images.shape[1:3] == (size, size):
         return np.ascontiguousarray(images)
-    # torch here, not at import: the stages that only read and write arrays (download, split) start
-    # without it, 2-3 s sooner each
-    import torch
-    import torch.nn.functional as F
-
     out = np.empty((len(images), size, size, images.shape[3]), np.uint8)
     for i in range(0, len(images), chunk):
         x = torch.from_numpy(np.ascontiguousarray(images[i : i + chunk])).permute(0, 3, 1, 2).float()
@@ -89,7 +81,7 @@ def to_unit(u8: torch.Tensor, channels: int) -> torch.Tensor:
     if x.shape[1] == channels:
         return x
     if channels == 1 and x.shape[1] == 3:
-        return (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        return (x * torch.tensor(LUMA, device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
     if channels == 3 and x.shape[1] == 1:
         return x.expand(-1, 3, -1, -1)
     raise ValueError(f"cannot convert {x.shape[1]} channels to {channels}")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from imgstudy.data.images import letterbox_pad
@@ -57,9 +59,6 @@ def resize_masks(masks: np.ndarray, size: int, resize: str) -> np.ndarray:
         masks = letterbox_pad(masks[..., None])[..., 0]
     if masks.shape[1:] == (size, size):
         return np.ascontiguousarray(masks)
-    import torch  # here, as in resize_batch: the download stage reads this module and never resizes
-    import torch.nn.functional as F
-
     x = torch.from_numpy(np.ascontiguousarray(masks))[:, None].float()
     # nearest-exact samples pixel centres, as the images' bilinear resize does (align_corners=False)
     return F.interpolate(x, size=(size, size), mode="nearest-exact")[:, 0].to(torch.uint8).numpy()

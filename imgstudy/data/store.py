@@ -14,12 +14,9 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:  # torch is imported where tensors are made: the split stage reads the store without it
-    import torch
+import torch
 
 
 @dataclass(frozen=True)
@@ -107,8 +104,6 @@ def load_split(store: Store, splits: Path, name: str) -> tuple[torch.Tensor, tor
 
 def take(store: Store, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Samples `idx` in memory as (uint8 NHWC, int64 labels); sorted indices read the memmap in order."""
-    import torch
-
     return torch.from_numpy(np.ascontiguousarray(store.images[idx])), torch.from_numpy(store.labels[idx])
 
 
@@ -119,8 +114,6 @@ def take_masks(store: Store, idx: np.ndarray) -> torch.Tensor:
             f"the store of {store.meta.get('dataset')!r} has no masks; segmentation needs a dataset "
             "with masks (download.dataset masks, masks_csv or covid_ct_seg)"
         )
-    import torch
-
     return torch.from_numpy(np.ascontiguousarray(store.masks[idx]).astype(np.int64))
 
 
