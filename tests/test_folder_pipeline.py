@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PROJECT_FILES, ROOT, edit_params, sh
+from conftest import ROOT, copy_project, edit_params, sh
 from imgstudy import params as P
 from imgstudy.data.store import open_store
 from imgstudy.errors import SourceError
@@ -82,14 +81,7 @@ def test_preprocess_reports_bad_files_and_enforces_the_threshold(tmp_path: Path)
 def test_folder_dataset_repro_then_push_clone_pull_has_nothing_to_rebuild(tmp_path: Path) -> None:
     images = shapes_folder(tmp_path / "photos")
     repo = tmp_path / "study"
-    for name in PROJECT_FILES:
-        src, dst = ROOT / name, repo / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        (
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-            if src.is_dir()
-            else shutil.copy2(src, dst)
-        )
+    copy_project(repo)
     edit_params(
         repo,
         {
