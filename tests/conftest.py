@@ -34,6 +34,13 @@ PROJECT_FILES = [
 ]
 
 
+def pytest_collection_modifyitems(items: list) -> None:
+    """The tests marked heavy (they run `dvc repro` or train for many steps) first: the two workers then
+    share the long ones and finish together on the short ones, instead of one long test running alone
+    at the end while the other worker waits."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 def require(available: bool, what: str) -> None:
     """Skip a test whose tool or package is missing, locally; under CI (CI=true) fail instead: a
     missing browser or offline package must not turn a red check into a silent skip."""

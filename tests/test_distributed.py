@@ -14,6 +14,8 @@ import yaml
 from conftest import ROOT, cnn_params, project_env, write_quadrant_store
 from stages import split
 
+pytestmark = pytest.mark.heavy  # torchrun and MLflow processes (conftest runs these tests first)
+
 
 def params_file(tmp: Path, **base) -> Path:
     """A model without BatchNorm or dropout and no augmentation: data-parallel SGD must then

@@ -13,6 +13,8 @@ import pytest
 
 from conftest import TINY, browser, edit_params, sh
 
+pytestmark = pytest.mark.heavy  # every test here runs `dvc repro` (conftest runs them first)
+
 # A slice of the A.0-F.4 grid (one unfrozen block, a 10x larger lr): every stage runs per variant the
 # same way, so two variants test what ten would (gray inputs: the sperm_morphology preset's build in
 # test_presets_e2e; augmentation: test_train). Each stage is a process of several seconds.

@@ -22,6 +22,8 @@ from imgstudy.evaluation.compare import display_name
 from imgstudy.models import MODELS
 from tools import preset
 
+pytestmark = pytest.mark.heavy  # every test here runs `dvc repro` (conftest runs them first)
+
 SHRINK = {
     ("preprocess", "max_samples"): 300,
     ("train", "epochs"): 1,

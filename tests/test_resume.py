@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
@@ -40,6 +41,7 @@ def weights(path: Path) -> dict:
     return blob.get("state_dict") or blob["model"]
 
 
+@pytest.mark.heavy
 def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     write_quadrant_store(tmp_path / "store", 2400, test=200)
     split.run(tmp_path / "store", tmp_path / "splits", "official", 0.1, 0.1, seed=0)
@@ -74,6 +76,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     assert rows == (tmp_path / "live_straight/plots/metrics/val/loss.tsv").read_text().splitlines()
 
 
+@pytest.mark.heavy
 def test_changed_params_start_over(tmp_path: Path) -> None:
     write_quadrant_store(tmp_path / "store", 240, test=40)
     split.run(tmp_path / "store", tmp_path / "splits", "official", 0.2, 0.1, seed=0)
