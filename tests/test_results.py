@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import copy_project, project_env, sh
 from imgstudy import params as P
 from imgstudy.errors import UserError
 from tools import preset, results
@@ -51,3 +52,20 @@ def test_results_refuse_a_params_file_that_is_not_the_preset(tmp_path) -> None:
     params.write_text(preset.render("fashion_mnist"))
     with pytest.raises(UserError, match="is not the 'mnist' preset"):
         results.check_built("mnist", params)
+
+
+def test_the_committed_lock_holds_only_the_stages_of_the_study(tmp_path, monkeypatch) -> None:
+    """DVC keeps the entries of stages that left the pipeline: the default study's variants, in a study
+    built from a clone of the project, would sit in its results' dvc.lock with the code they last ran."""
+    copy_project(tmp_path / "study")
+    (tmp_path / "study/params.yaml").write_text(preset.render("mnist"))
+    sh(tmp_path / "study", "git", "init", "-q")
+    monkeypatch.chdir(tmp_path / "study")
+    monkeypatch.setenv("PATH", project_env()["PATH"])  # this interpreter's dvc
+    names = results.stage_names()
+    grid = P.yaml_text(preset.render("mnist"))["grid"]
+    assert {"download", "compare", "report"} <= names and {f"train@{v}" for v in grid} <= names
+    assert "train@F4" not in names and not any(n.startswith("seg_") for n in names), names
+    lock = "schema: '2.0'\nstages:\n  train@F4:\n    cmd: old\n    deps:\n    - path: a\n  compare:\n    cmd: now\n"
+    kept = results.pipeline_lock(lock, names)
+    assert kept == "schema: '2.0'\nstages:\n  compare:\n    cmd: now\n"

@@ -4,9 +4,9 @@
 
 Refuses unless params.yaml is the study's preset and `dvc status` is clean (every output comes from the
 current code and params). Writes results/<study>/: compare.md and compare.json (as compare/ has them),
-params.yaml (resolved), dvc.lock, plots/*.png, and README.md, which sets the study's reported numbers
-(studies/reported/<study>.yaml) beside ours, checks the targets, lists the deviations, the wall time per
-variant, the machine and the commit.
+params.yaml (resolved), dvc.lock (the pipeline's stages only), plots/*.png, and README.md, which sets the
+study's reported numbers (studies/reported/<study>.yaml) beside ours, checks the targets, lists the
+deviations, the wall time per variant, the machine and the commit.
 """
 
 from __future__ import annotations
@@ -39,6 +39,25 @@ def check_built(study: str, params: Path) -> None:
     stale = sorted(json.loads(status or "{}"))
     if stale:
         raise UserError(f"`dvc status` lists {len(stale)} stale stages ({', '.join(stale[:5])}...): run `dvc repro`")
+
+
+def pipeline_lock(text: str, stages: set[str]) -> str:
+    """dvc.lock with only the entries of `stages`, in DVC's own formatting: DVC keeps a stage's entry after
+    the stage leaves the pipeline (treeverse/dvc#5293), so a study built in a clone of the project also
+    carries the default study's variants, and a variant dropped from the grid the code it last ran."""
+    kept, keep = [], True
+    for line in text.splitlines(keepends=True):
+        if line.startswith("  ") and not line.startswith("   "):  # "  name:", where a stage's entry starts
+            keep = line.strip().rstrip(":").strip("'\"") in stages
+        if keep:
+            kept.append(line)
+    return "".join(kept)
+
+
+def stage_names() -> set[str]:
+    """The stages dvc.yaml and params.yaml make, as DVC lists them."""
+    listed = subprocess.run(["dvc", "stage", "list", "--name-only"], capture_output=True, text=True, check=True)
+    return set(listed.stdout.split())
 
 
 def value(ref: str | dict, report: dict) -> tuple[str, float | None]:
@@ -131,7 +150,7 @@ def write(study: str, params: Path, out: Path, note: str = "") -> Path:
     for name in ("compare.md", "compare.json"):
         shutil.copy2(compare / name, out / name)
     shutil.copy2(params, out / "params.yaml")
-    shutil.copy2("dvc.lock", out / "dvc.lock")
+    (out / "dvc.lock").write_text(pipeline_lock(Path("dvc.lock").read_text(), stage_names()))
     plots = sorted(f.name for f in (compare / "plots").glob("*.png"))
     for name in plots:
         shutil.copy2(compare / "plots" / name, out / "plots" / name)
