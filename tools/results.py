@@ -27,16 +27,19 @@ from tools.preset import MARKER
 REPORTED = Path(__file__).resolve().parents[1] / "studies" / "reported"
 
 
+def run(*cmd: str) -> str:
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+    return run("git", *args)
 
 
 def check_built(study: str, params: Path) -> None:
     first = params.read_text().splitlines()[0] if params.is_file() else ""
     if not first.startswith(f"{MARKER} {study}`"):
         raise UserError(f"{params} is not the {study!r} preset (first line {first!r}); run `make study NAME={study}`")
-    status = subprocess.run(["dvc", "status", "--json"], capture_output=True, text=True, check=True).stdout
-    stale = sorted(json.loads(status or "{}"))
+    stale = sorted(json.loads(run("dvc", "status", "--json") or "{}"))
     if stale:
         raise UserError(f"`dvc status` lists {len(stale)} stale stages ({', '.join(stale[:5])}...): run `dvc repro`")
 
@@ -56,8 +59,7 @@ def pipeline_lock(text: str, stages: set[str]) -> str:
 
 def stage_names() -> set[str]:
     """The stages dvc.yaml and params.yaml make, as DVC lists them."""
-    listed = subprocess.run(["dvc", "stage", "list", "--name-only"], capture_output=True, text=True, check=True)
-    return set(listed.stdout.split())
+    return set(run("dvc", "stage", "list", "--name-only").split())
 
 
 def value(ref: str | dict, report: dict) -> tuple[str, float | None]:
