@@ -90,6 +90,13 @@ def project_env() -> dict:
     return env
 
 
+def train_cmd(params: Path, tmp: Path, out: str, variant: str = "F0") -> list[str]:
+    """The train stage's command line, reading tmp/store and tmp/splits and writing tmp/out and tmp/live_out."""
+    paths = {"params": params, "store": tmp / "store", "splits": tmp / "splits", "out": tmp / out}
+    args = [a for key, path in paths.items() for a in (f"--{key}", str(path))]
+    return [sys.executable, "-m", "stages.train", "--variant", variant, *args, "--live", str(tmp / f"live_{out}")]
+
+
 def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(cmd, cwd=cwd, env=project_env(), capture_output=True, text=True)
     if check and result.returncode != 0:

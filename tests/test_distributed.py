@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from conftest import ROOT, cnn_params, project_env, write_quadrant_store
+from conftest import ROOT, cnn_params, project_env, train_cmd, write_quadrant_store
 from stages import split
 
 pytestmark = pytest.mark.heavy  # torchrun and MLflow processes (conftest runs these tests first)
@@ -30,23 +29,7 @@ def params_file(tmp: Path, **base) -> Path:
 
 def train(tmp: Path, params: Path, out: str) -> str:
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "stages.train",
-            "--params",
-            str(params),
-            "--variant",
-            "F0",
-            "--store",
-            str(tmp / "store"),
-            "--splits",
-            str(tmp / "splits"),
-            "--out",
-            str(tmp / out),
-            "--live",
-            str(tmp / f"live_{out}"),
-        ],
+        train_cmd(params, tmp, out),
         cwd=ROOT,
         env=project_env(),
         capture_output=True,

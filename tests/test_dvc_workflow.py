@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, project_env, sh
+from conftest import ROOT, project_env, sh, train_cmd
 
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 
@@ -120,24 +120,7 @@ def run_stage(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_user_errors_are_one_message_without_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "params.yaml"
     bad.write_text((ROOT / "params.yaml").read_text().replace("optimizer: adam ", "optimizer: adamz "))
-    result = run_stage(
-        [
-            "stages.train",
-            "--params",
-            str(bad),
-            "--variant",
-            "F0",
-            "--store",
-            "s",
-            "--splits",
-            "s",
-            "--out",
-            "o",
-            "--live",
-            "l",
-        ],
-        ROOT,
-    )
+    result = subprocess.run(train_cmd(bad, tmp_path, "o"), cwd=ROOT, env=project_env(), capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and "train.optimizer = 'adamz': unknown optimizer" in result.stderr
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,28 +11,12 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, cnn_params, project_env, write_quadrant_store
+from conftest import ROOT, cnn_params, project_env, train_cmd, write_quadrant_store
 from stages import split
 
 
-def train_cmd(tmp: Path, out: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "stages.train",
-        "--params",
-        str(tmp / "params.yaml"),
-        "--variant",
-        "F0",
-        "--store",
-        str(tmp / "store"),
-        "--splits",
-        str(tmp / "splits"),
-        "--out",
-        str(tmp / out),
-        "--live",
-        str(tmp / f"live_{out}"),
-    ]
+def resume_cmd(tmp: Path, out: str) -> list[str]:
+    return train_cmd(tmp / "params.yaml", tmp, out)
 
 
 def weights(path: Path) -> dict:
@@ -49,10 +32,10 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     env = project_env()
 
-    subprocess.run(train_cmd(tmp_path, "straight"), cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(resume_cmd(tmp_path, "straight"), cwd=ROOT, env=env, check=True, capture_output=True)
 
     proc = subprocess.Popen(
-        train_cmd(tmp_path, "killed"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        resume_cmd(tmp_path, "killed"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     state = tmp_path / "killed/state.pt"
     deadline = time.time() + 120
@@ -64,7 +47,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     assert "epoch 1 " in first and "epoch 3 " not in first, first  # killed after epoch 1, before the end
 
     second = subprocess.run(
-        train_cmd(tmp_path, "killed"), cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        resume_cmd(tmp_path, "killed"), cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout
     assert "resuming" in second and "epoch 1 " not in second and "epoch 3 " in second, second
     for name in ("state.pt", "model.pt"):
@@ -83,8 +66,10 @@ def test_changed_params_start_over(tmp_path: Path) -> None:
     raw = cnn_params(epochs=1, batch_size=32)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     env = project_env()
-    subprocess.run(train_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(resume_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True)
     raw["train"]["lr"] = 0.001
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    out = subprocess.run(train_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        resume_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
     assert "resuming" not in out and "epoch 1 " in out
