@@ -228,11 +228,30 @@ def test_onnx_and_pytorch_paths_agree(trained: Path) -> None:
 
     fast, eager = Predictor.load(trained, backend="onnx"), Predictor.load(trained, backend="torch")
     assert fast.onnx is not None and eager.onnx is None
-    assert Predictor.load(trained).onnx is not None  # auto on an fp32 CPU: ONNX Runtime
+    assert Predictor.load(trained).onnx is not None  # auto on a CPU: ONNX Runtime
     for c in range(4):
         image = fast.decode(png(photo(c)))
         a, b = dict(fast.top_k(image, 4)), dict(eager.top_k(image, 4))
         assert a.keys() == b.keys() and all(abs(a[k] - b[k]) <= ONNX_TOLERANCE for k in a)
+
+
+@pytest.mark.parametrize(
+    ("caps", "precision"), [({"amx_bf16": True, "avx512_bf16": True}, "bf16"), ({"avx2": True}, "fp32")]
+)
+def test_auto_classifies_through_onnx_runtime_on_every_cpu(
+    trained: Path, tmp_path: Path, monkeypatch, caps: dict, precision: str
+) -> None:
+    """A model trained with precision auto runs in bf16 on an AMX Xeon, where ONNX Runtime's fp32 still
+    answered 8x sooner than PyTorch's bf16 (bench/results.md): auto takes ONNX Runtime there too."""
+    from imgstudy.training import precision as prec
+
+    blob = torch.load(trained, weights_only=True)
+    blob["card"]["params"]["train"]["speed"]["precision"] = "auto"
+    torch.save(blob, tmp_path / "auto.pt")
+    monkeypatch.setattr(prec, "cpu_capabilities", lambda: caps)
+    loaded = Predictor.load(tmp_path / "auto.pt")
+    assert loaded.precision.name == precision and loaded.onnx is not None
+    assert Predictor.load(tmp_path / "auto.pt", backend="torch").onnx is None
 
 
 def test_serve_command_serves_the_page_the_api_and_the_report(trained: Path, tmp_path: Path) -> None:
