@@ -90,9 +90,15 @@ def project_env() -> dict:
     return env
 
 
-def train_cmd(params: Path, tmp: Path, out: str, variant: str = "F0") -> list[str]:
-    """The train stage's command line, reading tmp/store and tmp/splits and writing tmp/out and tmp/live_out."""
-    paths = {"params": params, "store": tmp / "store", "splits": tmp / "splits", "out": tmp / out}
+def train_cmd(tmp: Path, out: str, params: Path | None = None, variant: str = "F0") -> list[str]:
+    """The train stage's command line, reading tmp/store, tmp/splits and params (default tmp/params.yaml),
+    writing tmp/out and tmp/live_out."""
+    paths = {
+        "params": params or tmp / "params.yaml",
+        "store": tmp / "store",
+        "splits": tmp / "splits",
+        "out": tmp / out,
+    }
     args = [a for key, path in paths.items() for a in (f"--{key}", str(path))]
     return [sys.executable, "-m", "stages.train", "--variant", variant, *args, "--live", str(tmp / f"live_{out}")]
 

@@ -29,7 +29,7 @@ def params_file(tmp: Path, **base) -> Path:
 
 def train(tmp: Path, params: Path, out: str) -> str:
     result = subprocess.run(
-        train_cmd(params, tmp, out),
+        train_cmd(tmp, out, params),
         cwd=ROOT,
         env=project_env(),
         capture_output=True,

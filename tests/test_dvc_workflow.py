@@ -120,7 +120,7 @@ def run_stage(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_user_errors_are_one_message_without_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "params.yaml"
     bad.write_text((ROOT / "params.yaml").read_text().replace("optimizer: adam ", "optimizer: adamz "))
-    result = subprocess.run(train_cmd(bad, tmp_path, "o"), cwd=ROOT, env=project_env(), capture_output=True, text=True)
+    result = subprocess.run(train_cmd(tmp_path, "o", bad), cwd=ROOT, env=project_env(), capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and "train.optimizer = 'adamz': unknown optimizer" in result.stderr
 

@@ -15,10 +15,6 @@ from conftest import ROOT, cnn_params, project_env, train_cmd, write_quadrant_st
 from stages import split
 
 
-def resume_cmd(tmp: Path, out: str) -> list[str]:
-    return train_cmd(tmp / "params.yaml", tmp, out)
-
-
 def weights(path: Path) -> dict:
     blob = torch.load(path, weights_only=True)
     return blob.get("state_dict") or blob["model"]
@@ -32,10 +28,10 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     env = project_env()
 
-    subprocess.run(resume_cmd(tmp_path, "straight"), cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(train_cmd(tmp_path, "straight"), cwd=ROOT, env=env, check=True, capture_output=True)
 
     proc = subprocess.Popen(
-        resume_cmd(tmp_path, "killed"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        train_cmd(tmp_path, "killed"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     state = tmp_path / "killed/state.pt"
     deadline = time.time() + 120
@@ -47,7 +43,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     assert "epoch 1 " in first and "epoch 3 " not in first, first  # killed after epoch 1, before the end
 
     second = subprocess.run(
-        resume_cmd(tmp_path, "killed"), cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        train_cmd(tmp_path, "killed"), cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout
     assert "resuming" in second and "epoch 1 " not in second and "epoch 3 " in second, second
     for name in ("state.pt", "model.pt"):
@@ -66,10 +62,8 @@ def test_changed_params_start_over(tmp_path: Path) -> None:
     raw = cnn_params(epochs=1, batch_size=32)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     env = project_env()
-    subprocess.run(resume_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(train_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True)
     raw["train"]["lr"] = 0.001
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    out = subprocess.run(
-        resume_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run(train_cmd(tmp_path, "m"), cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
     assert "resuming" not in out and "epoch 1 " in out
