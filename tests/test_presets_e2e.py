@@ -2,16 +2,20 @@
 comparison lists the variants it built.
 
 A preset's variants mostly differ in settings the other tests exercise one by one; what a preset
-adds is its models and phases. So each build here keeps the first variant of every kind (model
-family, one or two phases, UNet encoder) that no preset before it in alphabetical order has built, or
-its first variant when it has no new kind: every training path of the studies runs end to end once,
-and every preset builds (each stage is a process of several seconds, so no kind is built twice).
+adds is its models and phases. So the builds here share out the kinds of variant (model family, one
+or two phases, UNet encoder) with as few variants as cover them all, every preset building one at
+least: every training path of the studies runs end to end once and every preset builds (each stage
+is a process of several seconds: the fewest variants, the fewest of them).
 `pytest -m slow tests/test_presets_e2e.py` builds every variant of every preset (docs/testing.md gives its time).
 """
 
 from __future__ import annotations
 
+import csv
+import functools
+import itertools
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -54,20 +58,26 @@ def shrunk(name: str) -> dict:
     return raw
 
 
+@functools.cache
 def new_kinds() -> dict[str, dict[str, list[str]]]:
-    """Per preset, per grid: the variants of a kind no earlier preset built, else its first."""
-    seen, keep = set(), {}
-    for name in preset.presets():
-        raw = shrunk(name)
-        keep[name] = {}
-        for section in ("grid", "seg_grid"):
-            chosen = []
+    """Per preset, per grid: the fewest variants that build every kind once while every preset builds
+    one at least, each the preset's first variant of its kind. Found by trying every combination of
+    the presets' kind subsets (a few hundred: seven presets of one to three kinds)."""
+    raws = {name: shrunk(name) for name in preset.presets()}
+    keep: dict[str, dict[str, list[str]]] = {name: {} for name in raws}
+    for section in ("grid", "seg_grid"):
+        options = []  # per preset: its nonempty kind subsets, as {kind: first variant of that kind}
+        for raw in raws.values():
+            firsts = {}
             for variant in raw[section]:
-                k = kind(raw, variant, section)
-                if k not in seen:
-                    seen.add(k)
-                    chosen.append(variant)
-            keep[name][section] = chosen or raw[section][:1]
+                firsts.setdefault(kind(raw, variant, section), variant)
+            subsets = [c for n in range(1, len(firsts) + 1) for c in itertools.combinations(firsts.items(), n)]
+            options.append([dict(c) for c in subsets] or [{}])
+        every = {k for preset_options in options for subset in preset_options for k in subset}
+        covering = (c for c in itertools.product(*options) if set().union(*c) == every)
+        best = min(covering, key=lambda choice: sum(map(len, choice)))  # the first of the fewest
+        for name, chosen in zip(keep, best):
+            keep[name][section] = list(chosen.values())
     return keep
 
 
@@ -94,6 +104,21 @@ def build(tmp_path, name: str, every_variant: bool) -> None:
     if raw["seg_grid"]:
         assert list(report["segmentation"]["variants"]) == raw["seg_grid"]
         assert all(0 <= v["dice"]["mean"] <= 1 for v in report["segmentation"]["variants"].values())
+        for variant in raw["seg_grid"]:
+            check_segmentation_outputs(repo / raw["paths"]["seg"], variant, raw["segment"]["epochs"])
+        again = sh(repo, "dvc", "repro", "compare").stdout  # the branch's deps and outs are declared whole
+        assert "Running stage" not in again, again
+
+
+def check_segmentation_outputs(seg: Path, variant: str, epochs: int) -> None:
+    """Per-image scores worst first, the overlays, one Dice per epoch in the live log."""
+    test = json.loads((seg / f"metrics/{variant}/test.json").read_text())
+    with open(seg / f"plots/{variant}/per_image.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == test["images"] and float(rows[0]["dice"]) <= float(rows[-1]["dice"])  # worst first
+    assert (seg / f"plots/{variant}/overlays.png").stat().st_size > 1000
+    dice_log = (seg / f"live/{variant}/plots/metrics/val/dice.tsv").read_text().splitlines()
+    assert len(dice_log) == 1 + epochs
 
 
 @pytest.mark.parametrize("name", preset.presets())
