@@ -4,8 +4,8 @@ comparison lists the variants it built.
 A preset's variants mostly differ in settings the other tests exercise one by one; what a preset
 adds is its models and phases. So the builds here share out the kinds of variant (model family, one
 or two phases, UNet encoder) with as few variants as cover them all, every preset building one at
-least: every training path of the studies runs end to end once and every preset builds (each stage
-is a process of several seconds: the fewest variants, the fewest of them).
+least: every training path of the studies runs end to end once and every preset builds, with the
+fewest stage processes (each takes several seconds).
 `pytest -m slow tests/test_presets_e2e.py` builds every variant of every preset (docs/testing.md gives its time).
 """
 

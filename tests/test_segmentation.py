@@ -315,16 +315,19 @@ def test_the_segmentation_stages_learn_generated_shapes(tmp_path: Path) -> None:
     raw = P.read_yaml(ROOT / "params.yaml")
     raw["download"]["dataset"] = "shapes"
     raw["preprocess"].update(size=32, max_samples=450)
+    raw["split"]["test"] = "fraction"
     raw["segment"].update(epochs=4, batch_size=16, overlays=2)
     raw["segment"]["unet"].update(depth=2, width=8)
     raw["base"]["threads"] = 1
     p = P.resolve(raw)
-    download.run("shapes", "", "", "auto", tmp_path / "raw")
-    preprocess.run("shapes", "", "", tmp_path / "raw", tmp_path / "store", tmp_path / "reports", p.preprocess, 0)
-    split.run(tmp_path / "store", tmp_path / "splits", "fraction", 0.1, 0.1, seed=0)
-    history = seg_train.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "m", tmp_path / "live", "U")
+    d, sp, seed = p.download, p.split, p.base.seed
+    download.run(d.dataset, d.location, d.checksum, d.source, tmp_path / "raw")
+    store, splits = tmp_path / "store", tmp_path / "splits"
+    preprocess.run(d.dataset, d.location, d.checksum, tmp_path / "raw", store, tmp_path / "reports", p.preprocess, seed)
+    split.run(store, splits, sp.test, sp.val_fraction, sp.test_fraction, seed)
+    history = seg_train.run(p, store, splits, tmp_path / "m", tmp_path / "live", "U")
     assert len(history) == 4
-    test = seg_evaluate.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "m", tmp_path / "metrics", tmp_path)
+    test = seg_evaluate.run(p, store, splits, tmp_path / "m", tmp_path / "metrics", tmp_path)
     assert test["dice_mean"] > 0.9 and test["iou_mean"] > 0.8, test  # generated shapes are learnable fast
     assert test["images"] == 45 and json.loads((tmp_path / "metrics/test.json").read_text()) == test
 
