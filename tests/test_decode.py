@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from imgstudy.data.decode import DecodeSpec, _to_mode, decode, decode_many
+from imgstudy.data.images import equalize
 
 RGB32 = DecodeSpec(channels=3, size=32, resize="stretch", equalize="none", clahe_clip=2.0)
 GRAY32 = DecodeSpec(channels=1, size=32, resize="stretch", equalize="none", clahe_clip=2.0)
@@ -76,6 +78,16 @@ def test_bad_files_are_reported_not_fatal(zoo) -> None:
     assert np.array_equal(images[0], decode(zoo["rgb"], RGB32))  # order kept
 
 
+def test_a_photo_whose_exif_pil_warns_about_still_decodes(tmp_path: Path) -> None:
+    # One IFD entry (ImageDescription, ASCII) claiming 1,000 bytes past the end: PIL warns and skips it.
+    ifd = struct.pack("<H", 1) + struct.pack("<HHII", 0x010E, 2, 1000, 26) + struct.pack("<I", 0)
+    path = tmp_path / "bad_exif.jpg"
+    Image.new("L", (8, 8), 99).save(path, exif=b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd)
+    with pytest.warns(UserWarning, match="Tag data larger than file"):
+        out = decode(path, GRAY32)  # only a bomb warning is an error; this one must not drop the image
+    assert out.shape == (32, 32, 1) and abs(int(out.mean()) - 99) <= 1
+
+
 def test_parallel_decoding_gives_the_same_result(tmp_path: Path, zoo) -> None:
     paths = [str(zoo["rgb"]), str(zoo["text"])] * 40
     serial = decode_many(paths, RGB32, workers=1)
@@ -91,11 +103,33 @@ def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
         decode(path, spec)
 
 
-def test_decoding_leaves_pils_global_pixel_limit_as_it_was(tmp_path) -> None:
+def test_the_bomb_limit_is_inclusive_and_the_refusal_names_the_pixel_count(tmp_path: Path) -> None:
+    at, over = tmp_path / "at.png", tmp_path / "over.png"
+    Image.new("L", (400, 250), 7).save(at)  # exactly 100,000 pixels: allowed
+    Image.new("L", (400, 251), 7).save(over)
+    spec = DecodeSpec(channels=1, size=8, resize="stretch", equalize="none", clahe_clip=2.0, max_pixels=100_000)
+    assert decode(at, spec).max() == 7
+    with pytest.raises(ValueError, match=r"decompression bomb: .*100400 pixels"):  # PIL's own check, at open
+        decode(over, spec)
+
+
+def test_decoding_leaves_pils_global_pixel_limit_as_it_was(tmp_path, monkeypatch) -> None:
+    # A set value, not whatever an earlier decode left: a decode that lost it would pass otherwise.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 12_345)
     Image.new("L", (10, 10)).save(tmp_path / "a.png")
-    before = Image.MAX_IMAGE_PIXELS
     decode(tmp_path / "a.png", DecodeSpec(1, 8, "stretch", "none", 2.0, max_pixels=1_000))
-    assert Image.MAX_IMAGE_PIXELS == before
+    assert Image.MAX_IMAGE_PIXELS == 12_345
+
+
+def test_clahe_uses_the_specs_clip_limit(tmp_path: Path) -> None:
+    path = tmp_path / "ramp.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.normal(120, 12, (64, 64))).clip(0, 255).astype(np.uint8)).save(path)
+    spec = {"channels": 1, "size": 64, "resize": "stretch", "equalize": "clahe"}
+    soft, hard = (decode(path, DecodeSpec(**spec, clahe_clip=c)) for c in (1.0, 8.0))
+    raw = np.asarray(Image.open(path))[..., None]
+    assert np.array_equal(soft, equalize(raw, "clahe", 1.0)) and np.array_equal(hard, equalize(raw, "clahe", 8.0))
+    assert hard.std() > soft.std() + 5  # a higher limit stretches the contrast further
 
 
 def _u16(mode: str, values: list[int]) -> Image.Image:
@@ -108,6 +142,10 @@ def test_16_bit_modes_scale_by_65535_and_round(mode: str) -> None:
     # round(v / 65535 * 255): 50000 -> 194.55 -> 195, 60000 -> 233.47 -> 233 (a 256 scale gives 234)
     out = _to_mode(_u16(mode, [0, 50000, 65535, 60000]), 1)
     assert out.mode == "L" and np.asarray(out).tolist() == [[0, 195, 255, 233]]
+    # 51272 / 65535 * 255 = 199.502 -> 200; dividing by 65536 gives 199.499 -> 199
+    assert np.asarray(_to_mode(_u16(mode, [51272]), 1)).tolist() == [[200]]
+    # a dark 16-bit image stays dark: its scale is the mode's, not its values'
+    assert np.asarray(_to_mode(_u16(mode, [0, 128, 255]), 1)).tolist() == [[0, 0, 1]]
 
 
 def test_32_bit_integers_scale_only_past_255_and_floats_stretch_to_the_full_range() -> None:
@@ -115,6 +153,10 @@ def test_32_bit_integers_scale_only_past_255_and_floats_stretch_to_the_full_rang
     assert small.mode == "I" and np.asarray(_to_mode(small, 1)).tolist() == [[0, 100, 255, 7]]
     wide = Image.fromarray(np.array([[0, 100, 1000, 50000]], np.int32))  # 16-bit values held in mode I
     assert np.asarray(_to_mode(wide, 1)).tolist() == [[0, 0, 4, 195]]
+    just_past = Image.fromarray(np.array([[0, 256]], np.int32))  # 256 is past 8 bits: the 16-bit scale
+    assert np.asarray(_to_mode(just_past, 1)).tolist() == [[0, 1]]
+    negative = Image.fromarray(np.array([[-5, 0, 200]], np.int32))  # clipped to black, not wrapped to 251
+    assert np.asarray(_to_mode(negative, 1)).tolist() == [[0, 0, 200]]
     floats = Image.fromarray(np.array([[-1, 0, 1, 0.5]], np.float32))
     # (v - min) / (max - min) * 255, rounded: 0.5 -> 0.75 * 255 = 191.25 -> 191
     assert floats.mode == "F" and np.asarray(_to_mode(floats, 1)).tolist() == [[0, 128, 255, 191]]
