@@ -145,6 +145,7 @@ def test_the_comparison_table_shows_each_variant_and_only_the_extras_someone_has
 def test_mean_ci_drops_undefined_scores_and_matches_the_normal_interval() -> None:
     assert mean_ci(np.array([0.5, np.nan, 0.5]), 100, 0.95, 0) == (0.5, 0.5)
     assert all(math.isnan(x) for x in mean_ci(np.array([np.nan]), 100, 0.95, 0))
+    assert mean_ci(np.array([0.7, np.nan]), 100, 0.95, 0) == (0.7, 0.7)  # one defined score: its own interval
     scores = np.random.default_rng(0).binomial(1, 0.3, 400).astype(float)
     lo, hi = mean_ci(scores, 4000, 0.95, seed=1)
     half = 1.96 * math.sqrt(scores.mean() * (1 - scores.mean()) / len(scores))
@@ -269,3 +270,54 @@ def test_a_setting_the_variants_model_does_not_read_reads_a_dash(tmp_path) -> No
         "cnn": {"Model": "cnn", "Widths": "[32, 64, 64, 64]", "Unfrozen": "-", "Fine-tuning": "-", "lr": "0.0001"},
         "backbone": {"Model": "mobilenet_v2", "Widths": "-", "Unfrozen": "0", "Fine-tuning": "0", "lr": "0.0001"},
     }
+
+
+def test_a_class_predicted_or_present_once_counts_in_precision_and_recall() -> None:
+    # class 1: predicted once and right (precision 1), present once (recall 1); class 2: never predicted
+    y, pred = np.array([0, 0, 1, 2]), np.array([0, 0, 1, 0])
+    fast, reference = fast_metrics(y, probs_for(pred, 3)), summary_metrics(y, probs_for(pred, 3))
+    assert fast["precision_macro"] == pytest.approx((2 / 3 + 1 + 0) / 3) == reference["precision_macro"]
+    assert fast["recall_macro"] == pytest.approx((1 + 1 + 0) / 3) == reference["recall_macro"]
+
+
+def test_intervals_are_reproducible_from_their_seed() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 60)
+    probs = probs_for(np.where(rng.random(60) < 0.7, y, (y + 1) % 3), 3)
+    scores = rng.random(60)
+    assert bootstrap_ci(y, probs, 200, 0.95, seed=5) == bootstrap_ci(y, probs, 200, 0.95, seed=5)
+    assert bootstrap_ci(y, probs, 200, 0.95, seed=5) != bootstrap_ci(y, probs, 200, 0.95, seed=6)
+    assert mean_ci(scores, 200, 0.95, 5) == mean_ci(scores, 200, 0.95, 5) != mean_ci(scores, 200, 0.95, 6)
+    per_image = {"U0": {"dice": scores, "iou": scores / 2, "hd95": scores * 10}}
+    assert seg_report(per_image, 200, 0.95, 5) == seg_report(per_image, 200, 0.95, 5)
+
+
+def test_resamples_draw_every_test_sample() -> None:
+    # Two samples, one right: resamples hold 0, 1 or 2 right ones, so the 95% interval is all of [0, 1].
+    y = np.array([0, 1])
+    assert bootstrap_ci(y, probs_for(np.array([0, 0]), 2), 400, 0.95, seed=0)["accuracy"] == (0.0, 1.0)
+    assert mean_ci(np.array([1.0, 0.0]), 400, 0.95, seed=0) == (0.0, 1.0)
+
+
+def test_a_50_percent_interval_holds_the_middle_half_of_the_resampled_means() -> None:
+    # 50 of 100 right: the resampled mean is Binomial(100, 1/2) / 100, its quartiles 0.47 and 0.53
+    # (the normal approximation: 0.5 -/+ 0.674 * 0.05 = 0.466, 0.534).
+    scores = np.tile([1.0, 0.0], 50)
+    assert mean_ci(scores, 4000, 0.5, seed=2) == (pytest.approx(0.468, abs=0.006), pytest.approx(0.532, abs=0.006))
+    y = np.zeros(100, int)
+    acc = bootstrap_ci(y, probs_for(1 - scores.astype(int), 2), 4000, 0.5, seed=2)["accuracy"]
+    assert acc == (pytest.approx(0.468, abs=0.006), pytest.approx(0.532, abs=0.006))
+
+
+def test_the_segmentation_table_text_for_a_best_that_is_not_last_by_name() -> None:
+    rng = np.random.default_rng(1)
+    good = {"dice": rng.uniform(0.8, 1.0, 20), "iou": rng.uniform(0.7, 0.9, 20), "hd95": np.full(20, 3.0)}
+    poor = {k: v - 0.1 if k != "hd95" else v for k, v in good.items()}
+    report = seg_report({"U0": good, "U1": poor}, resamples=100, confidence=0.95, seed=0)
+    assert report["best"] == "U0"
+    header, rows = seg_rows(report)
+    assert header == ["variant", "Dice", "IoU", "HD95 (px)", "test images", "p vs U.0"]
+    assert rows[0][-1] == "best" and rows[1][-1] == f"{report['variants']['U1']['p_value']:.3g}" != "best"
+    caption, table = seg_markdown(report).split("\n\n")
+    assert caption.endswith("last column: Wilcoxon signed-rank test of per-image Dice against the best.")
+    assert table == to_markdown(header, rows)
