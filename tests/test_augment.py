@@ -60,6 +60,7 @@ def test_shift_moves_the_centroid_by_at_most_the_fraction() -> None:
     x = bar_image(64)
     moved = centroid(Augment(shift=0.1)(x, gen())) - centroid(x)
     assert moved.abs().max() <= 0.1 * 32 + 0.5 and moved.abs().max() > 1.5
+    assert (moved.min(0).values < -1.5).all() and (moved.max(0).values > 1.5).all()  # both ways, on both axes
 
 
 def square_side(x: torch.Tensor) -> torch.Tensor:
@@ -77,11 +78,11 @@ def test_zoom_and_shrink_scale_the_object() -> None:
 
 
 def test_flips_are_exact_mirrors() -> None:
-    x = torch.rand(32, 1, 8, 8)
+    x = torch.rand(400, 1, 8, 8)
     y = Augment(hflip=True)(x, gen())
-    flipped = torch.tensor([torch.allclose(y[i], x[i].flip(-1), atol=1e-5) for i in range(32)])
-    same = torch.tensor([torch.allclose(y[i], x[i], atol=1e-5) for i in range(32)])
-    assert (flipped | same).all() and 5 < flipped.sum() < 27
+    flipped = torch.tensor([torch.allclose(y[i], x[i].flip(-1), atol=1e-5) for i in range(400)])
+    same = torch.tensor([torch.allclose(y[i], x[i], atol=1e-5) for i in range(400)])
+    assert (flipped | same).all() and 170 <= flipped.sum() <= 230  # probability 1/2: 200 +- 10 of 400
 
 
 def test_thinning_erodes_strokes_with_the_given_probability() -> None:
@@ -111,13 +112,13 @@ def test_same_generator_same_augmentation() -> None:
 
 
 def test_each_geometric_switch_alone_moves_pixels_and_vflip_mirrors_rows() -> None:
-    x = torch.rand(32, 1, 8, 8)
+    x = torch.rand(400, 1, 8, 8)
     for switch in ({"rotation": 20}, {"zoom": 0.2}, {"shift": 0.2}, {"shrink": 0.3}, {"hflip": True}, {"vflip": True}):
-        assert not torch.equal(Augment(**switch)(x, gen()), x), switch
+        assert not torch.equal(Augment(**switch)(x[:32], gen()), x[:32]), switch
     y = Augment(vflip=True)(x, gen())
-    flipped = torch.tensor([torch.allclose(y[i], x[i].flip(-2), atol=1e-5) for i in range(32)])
-    same = torch.tensor([torch.allclose(y[i], x[i], atol=1e-5) for i in range(32)])
-    assert (flipped | same).all() and 5 < flipped.sum() < 27
+    flipped = torch.tensor([torch.allclose(y[i], x[i].flip(-2), atol=1e-5) for i in range(400)])
+    same = torch.tensor([torch.allclose(y[i], x[i], atol=1e-5) for i in range(400)])
+    assert (flipped | same).all() and 170 <= flipped.sum() <= 230
 
 
 def test_contrast_spans_its_range_per_image_around_each_images_mean_and_clamps() -> None:
@@ -177,3 +178,81 @@ def test_pairs_move_images_and_masks_together_and_change_only_image_colours() ->
     torch.manual_seed(2)
     second = Augment(rotation=20, erase=0.5).pair(x, masks, gen(7))
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+
+
+def two_blobs(b: int, side: int = 64, offset: float = 0.4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Channel 0: a Gaussian blob right of the centre; channel 1: one below it (normalized [-1, 1]
+    coordinates, x then y). Returns the images and each blob's position (2, 2)."""
+    u = (torch.arange(side) * 2 + 1) / side - 1  # pixel centres, align_corners=False
+    yy, xx = torch.meshgrid(u, u, indexing="ij")
+    where = torch.tensor([[offset, 0.0], [0.0, offset]])
+    blobs = torch.stack([torch.exp(-((xx - px) ** 2 + (yy - py) ** 2) / (2 * 0.05**2)) for px, py in where])
+    return blobs.expand(b, 2, side, side).clone(), where
+
+
+def blob_positions(x: torch.Tensor) -> torch.Tensor:
+    """(B, 2, H, W) -> (B, 2 blobs, 2 coordinates x, y): each channel's intensity-weighted centroid."""
+    side = x.shape[-1]
+    u = (torch.arange(side) * 2 + 1) / side - 1
+    mass = x.sum(dim=(2, 3))
+    return torch.stack(
+        [(x * u.view(1, 1, 1, -1)).sum(dim=(2, 3)) / mass, (x * u.view(1, 1, -1, 1)).sum(dim=(2, 3)) / mass], -1
+    )
+
+
+def test_rotation_zoom_and_flip_together_are_a_similarity_drawn_within_their_ranges() -> None:
+    """Combined, the three must still map the image by one rotation, one scale and a mirror: both
+    blobs keep their distance ratio and their right angle, whatever the draw."""
+    x, where = two_blobs(400)
+    p = blob_positions(Augment(rotation=30, zoom=0.2, hflip=True)(x, gen(1)))
+    scale = p.norm(dim=-1) / where.norm(dim=-1)  # (B, 2): one zoom per image, the same for both blobs
+    assert torch.allclose(scale[:, 0], scale[:, 1], atol=1e-3)
+    assert scale.min() >= 0.8 - 0.01 and scale.max() <= 1.2 + 0.01 and scale.std() > 0.08
+    a, c = p[:, 0], p[:, 1]
+    cos = (a * c).sum(-1) / (a.norm(dim=-1) * c.norm(dim=-1))
+    assert cos.abs().max() < 1e-3  # still at a right angle: no shear
+    cross = a[:, 0] * c[:, 1] - a[:, 1] * c[:, 0]
+    mirrored = cross < 0  # the blob order around the centre turns over only when flipped
+    assert 170 <= mirrored.sum() <= 230  # a flip with probability 1/2: 200 +- 10 of 400
+    # blob 0's angle, mirrored back where flipped, is the rotation: within 30 degrees either way
+    angle = torch.rad2deg(torch.atan2(a[:, 1], torch.where(mirrored, -a[:, 0], a[:, 0])))
+    assert angle.abs().max() <= 30.5 and angle.abs().max() > 25
+
+
+def test_pairs_draw_rotation_and_zoom_within_range_and_the_mask_follows_the_image() -> None:
+    x, where = two_blobs(200)
+    masks = (x[:, 0] > 0.5).long()  # blob 0 as the object
+    y, m = Augment(rotation=30, zoom=0.2).pair(x, masks, gen(2))
+    p = blob_positions(y)
+    scale = p.norm(dim=-1) / where.norm(dim=-1)
+    assert torch.allclose(scale[:, 0], scale[:, 1], atol=1e-3) and scale.min() >= 0.79 and scale.max() <= 1.21
+    angle = torch.rad2deg(torch.atan2(p[:, 0, 1], p[:, 0, 0]))
+    assert angle.abs().max() <= 30.5 and angle.abs().max() > 25
+    mask_at = blob_positions(m[:, None].float().expand(-1, 2, -1, -1))[:, 0]
+    assert (mask_at - p[:, 0]).norm(dim=-1).max() < 0.03  # within a pixel (2 / 64) of the image's blob
+
+
+def test_pairs_sample_masks_by_nearest_so_no_class_is_invented() -> None:
+    masks = torch.zeros(64, 16, 16, dtype=torch.long)
+    masks[:, :, 8:] = 2  # classes 0 and 2 side by side: blending them would make 1s on the border
+    _, m = Augment(rotation=20, zoom=0.1).pair(torch.rand(64, 1, 16, 16), masks, gen())
+    assert set(m.unique().tolist()) == {0, 2}
+
+
+def test_pairs_apply_each_photometric_switch_alone_to_the_image_only() -> None:
+    x = torch.rand(16, 1, 8, 8) * 0.5 + 0.25
+    masks = (torch.rand(16, 8, 8) > 0.5).long()
+    for switch in ({"contrast": 0.5}, {"brightness": 0.2}, {"erase": 1.0}):
+        y, m = Augment(**switch).pair(x, masks, gen())
+        assert torch.equal(m, masks) and (y - x).abs().max() > 0.05, switch
+
+
+def test_erasing_boxes_span_the_area_and_aspect_ranges() -> None:
+    from imgstudy.training.augment import random_erase
+
+    y = random_erase(torch.zeros(300, 1, 64, 64), 1.0, gen())
+    rows, cols = (y[:, 0] > 0).any(2), (y[:, 0] > 0).any(1)
+    bh, bw = rows.sum(1).float(), cols.sum(1).float()
+    area, aspect = bh * bw / 64**2, bh / bw
+    assert area.min() >= 0.015 and area.max() <= 0.34  # (0.02, 0.33), rounded to whole pixels
+    assert aspect.min() < 0.5 and aspect.max() > 2  # log-uniform in (0.3, 3.3): wide and tall boxes
