@@ -212,3 +212,35 @@ def test_per_class_report_lists_absent_classes_with_zero_scores() -> None:
     report = per_class_report(np.array([0, 0, 1]), np.array([0, 0, 0]), ["a", "b", "c"])
     assert report["b"]["precision"] == 0.0 and report["b"]["recall"] == 0.0 and report["b"]["support"] == 1
     assert report["c"]["support"] == 0 and report["c"]["f1-score"] == 0.0
+
+
+def test_detailed_metrics_report_the_ece_and_the_positive_class_ap_of_a_binary_task() -> None:
+    ece = expected_calibration_error(Y3, P3)
+    assert detailed_metrics(Y3, P3)["ece"] == pytest.approx(ece) and ece > 0.05
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 60)
+    p1 = np.clip(0.35 + 0.3 * y + rng.normal(0, 0.25, 60), 0.01, 0.99)
+    positive_ap = skm.average_precision_score(y, p1)
+    both = skm.average_precision_score(np.eye(2)[y], np.stack([1 - p1, p1], 1), average="macro")
+    assert abs(positive_ap - both) > 0.01  # the two readings differ here: the positive class's is reported
+    assert detailed_metrics(y, np.stack([1 - p1, p1], 1))["average_precision"] == pytest.approx(positive_ap)
+
+
+def test_the_two_lowest_confidence_bins_are_kept_apart() -> None:
+    # 20 classes: one sample at confidence 0.06 (bin 0) and right, one at 0.10 (bin 1) and wrong.
+    # Apart: (|1 - 0.06| + |0 - 0.10|) / 2 = 0.52; merged they would read |0.5 - 0.08| = 0.42.
+    probs = np.full((2, 20), 0.0)
+    probs[0] = (1 - 0.06) / 19
+    probs[0, 3] = 0.06
+    probs[1] = (1 - 0.10) / 19
+    probs[1, 5] = 0.10
+    assert expected_calibration_error(np.array([3, 0]), probs) == pytest.approx(0.52)
+
+
+def test_confused_pairs_keep_the_ten_most_frequent_by_default() -> None:
+    # 12 distinct mistakes, the pair (i, i + 1) made 12 - i times
+    y_true = np.concatenate([np.full(12 - i, i) for i in range(12)])
+    y_pred = y_true + 1
+    pairs = confused_pairs(y_true, y_pred, [f"c{i}" for i in range(13)])
+    assert [p["count"] for p in pairs] == list(range(12, 2, -1))
+    assert pairs[0] == {"actual": "c0", "predicted": "c1", "count": 12}
