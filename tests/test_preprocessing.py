@@ -193,3 +193,52 @@ def test_zca_of_non_square_images_and_augmentation_inside_the_call() -> None:
     ours = inputs(images[:8], flip, torch.Generator().manual_seed(9))
     theirs = inputs.finish(flip(inputs.to_unit(images[:8]), torch.Generator().manual_seed(9)))
     assert torch.equal(ours, theirs) and not torch.equal(ours, inputs(images[:8]))
+
+
+def test_the_clahe_clip_reaches_fit_prepare_and_the_card() -> None:
+    # 128 px: CLAHE's 8 x 8 tiles hold 256 pixels each, enough for the clip limit to bite
+    rng = np.random.default_rng(2)
+    images = torch.from_numpy(rng.normal(120, 10, (6, 128, 128, 1)).clip(0, 255).astype(np.uint8))
+    fits = {
+        clip: Inputs.fit(images, "native", "dataset", False, equalize="clahe", **({"clahe_clip": clip} if clip else {}))
+        for clip in (1.0, 8.0, None)
+    }
+    assert fits[8.0].std[0] > fits[1.0].std[0] + 0.02  # a higher limit: more contrast in the statistics
+    for clip, inputs in fits.items():
+        reference = np.stack([equalize(i, "clahe", clip or 2.0) for i in images.numpy()])  # 2.0: the default
+        assert np.array_equal(inputs.prepare(images).numpy(), reference)
+        assert np.array_equal(Inputs.from_card(inputs.card()).prepare(images).numpy(), reference)
+        assert inputs.std[0] == pytest.approx(float((reference / 255).std()), rel=1e-6)
+
+
+def test_dataset_statistics_are_per_channel() -> None:
+    images = torch.zeros(4, 2, 2, 3, dtype=torch.uint8)
+    images[..., 0], images[..., 1], images[:2, ..., 2] = 51, 102, 255  # channel 2: half 0, half 255
+    inputs = Inputs.fit(images, "native", "dataset", False)
+    assert inputs.mean == pytest.approx((0.2, 0.4, 0.5)) and inputs.std == pytest.approx((1e-6, 1e-6, 0.5))
+
+
+def test_zca_matches_its_definition_over_more_than_one_chunk() -> None:
+    # 4,100 images: two chunks of the 4,096 the fit reads at a time; per-pixel means that differ
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(4100, 12)) @ rng.normal(size=(12, 12)) + rng.normal(size=12) * 3
+    x = ((x - x.min()) / (x.max() - x.min()) * 255).astype(np.uint8).reshape(4100, 2, 2, 3)
+    inputs = Inputs.fit(torch.from_numpy(x), "native", "zca", False)  # the default epsilon, 1e-5
+    v = x.transpose(0, 3, 1, 2).reshape(4100, -1) / 255  # channel-major, as the model sees a batch
+    mean = v.mean(0)
+    s, u = np.linalg.eigh((v - mean).T @ (v - mean) / len(v))
+    w = u @ np.diag(1 / np.sqrt(s + 1e-5)) @ u.T
+    assert np.allclose(inputs.pixel_mean.numpy(), mean, atol=1e-6)
+    assert np.allclose(inputs.whitening.numpy(), w, rtol=1e-5, atol=1e-4)
+
+
+def test_zca_refuses_images_too_large_for_its_matrix_by_name() -> None:
+    with pytest.raises(ValueError, match=r"10000-dimensional images needs a 10000x10000 matrix.*at most 8192 values"):
+        Inputs.fit(torch.zeros(2, 100, 100, 1, dtype=torch.uint8), "native", "zca", False)
+
+
+def test_imagenet_statistics_for_gray_images_average_the_three_channels() -> None:
+    inputs = Inputs.fit(torch.zeros(2, 4, 4, 3, dtype=torch.uint8), "gray", "imagenet", False)
+    assert (inputs.channels, inputs.kind) == (1, "imagenet")
+    assert inputs.mean == pytest.approx((0.449,)) and inputs.std == pytest.approx((0.226,))
+    assert inputs(torch.full((1, 4, 4, 3), 255, dtype=torch.uint8)).shape == (1, 1, 4, 4)
