@@ -242,3 +242,20 @@ def test_imagenet_statistics_for_gray_images_average_the_three_channels() -> Non
     assert (inputs.channels, inputs.kind) == (1, "imagenet")
     assert inputs.mean == pytest.approx((0.449,)) and inputs.std == pytest.approx((0.226,))
     assert inputs(torch.full((1, 4, 4, 3), 255, dtype=torch.uint8)).shape == (1, 1, 4, 4)
+
+
+def test_letterbox_pads_an_image_as_tall_as_its_channel_count() -> None:
+    # 3 rows, 6 columns, 3 channels: the height equals the channel count, and it is still not square
+    image = np.full((3, 6, 3), 200, np.uint8)
+    for out in (resize_one(image, 6, "letterbox"), resize_batch(image[None], 6, "letterbox")[0]):
+        assert out.shape == (6, 6, 3) and out[0].max() == 0 and out[-1].max() == 0  # bands above and below
+        assert (out[2:4] == 200).all()
+
+
+def test_clahe_uses_8_by_8_tiles_and_a_clip_of_2_by_default() -> None:
+    import cv2
+
+    image = low_contrast()
+    reference = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(image[..., 0])
+    assert np.array_equal(equalize(image, "clahe")[..., 0], reference)
+    assert not np.array_equal(cv2.createCLAHE(clipLimit=2.0, tileGridSize=(9, 9)).apply(image[..., 0]), reference)
