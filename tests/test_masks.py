@@ -170,3 +170,6 @@ def test_nifti_slices_are_axial_in_radiological_view_and_refuse_out_of_range_lab
     labels[0, 0, 0] = 255
     nib.save(nib.Nifti1Image(labels, np.eye(4)), tmp_path / "labels.nii")
     assert nifti_slices(tmp_path / "ct.nii", tmp_path / "labels.nii", -1000, 1300, 4, "stretch")[1].max() == 255
+    nib.save(nib.Nifti1Image(labels[:, :, :1], np.eye(4)), tmp_path / "labels.nii")  # one slice short
+    with pytest.raises(ValueError, match=r"^volume \(4, 3, 2\) but mask \(4, 3, 1\): shapes differ$"):
+        nifti_slices(tmp_path / "ct.nii", tmp_path / "labels.nii", -1000, 1300, 4, "stretch")
