@@ -1,8 +1,9 @@
 """The machine a benchmark ran on, and results kept per kind of machine.
 
 Figures of one kind of CPU never overwrite another's: bench/results.json holds one entry per kind
-(amx: Intel Xeon with AMX; avx512: AVX512 without AMX, e.g. a Xeon whose VM hides AMX; avx2: AVX2
-only, e.g. AMD EPYC), each with the CPU record it was measured on.
+(amx: Intel Xeon with AMX; amd_bf16: AMD with AVX512-BF16, e.g. EPYC Zen 5; avx512: AVX512 without
+either, e.g. a Xeon whose VM hides AMX; avx2: AVX2 only, e.g. an older AMD EPYC), each with the CPU
+record it was measured on.
 """
 
 from __future__ import annotations
@@ -13,17 +14,11 @@ from pathlib import Path
 
 import torch
 
-from imgstudy.training.precision import choose_precision, cpu_capabilities, cpu_kind
+from imgstudy.training.precision import choose_precision, cpu_capabilities, cpu_kind, cpuinfo
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    return cpuinfo("model name") or platform.processor() or "unknown"
 
 
 def cpu_record() -> dict:
@@ -31,6 +26,7 @@ def cpu_record() -> dict:
     return {
         "name": cpu_name(),
         "kind": cpu_kind(caps),
+        "vendor": caps.get("vendor", ""),
         "amx_bf16": bool(caps.get("amx_bf16")),
         "avx512_bf16": bool(caps.get("avx512_bf16")),
         "avx2": bool(caps.get("avx2")),

@@ -1,5 +1,5 @@
-"""Precision follows the hardware: bf16 where the CPU multiplies it natively (AMX), fp32 elsewhere,
-decided in one place for training and inference alike."""
+"""Precision follows the hardware: bf16 where the CPU multiplies it natively and fast (AMX; AMD's
+AVX512-BF16), fp32 elsewhere, decided in one place for training and inference alike."""
 
 from __future__ import annotations
 
@@ -16,19 +16,49 @@ from imgstudy.training.precision import choose_precision, cpu_kind
 from stages import split, train
 
 CPU = torch.device("cpu")
-# What torch.cpu.get_capabilities() reports on the two kinds of machine (the flags that matter).
-XEON_AMX = {"avx2": True, "avx512_f": True, "avx512_bf16": True, "amx_bf16": True, "amx_tile": True}
-EPYC_AVX2 = {"avx2": True, "avx512_f": False, "avx512_bf16": False, "amx_bf16": False}
-XEON_NO_AMX = {"avx2": True, "avx512_f": True, "avx512_bf16": True, "amx_bf16": False}  # AMX hidden by a VM
+# What cpu_capabilities() reports on the kinds of machine seen here (the flags that matter, the vendor).
+INTEL, AMD = {"vendor": "GenuineIntel"}, {"vendor": "AuthenticAMD"}
+XEON_AMX = {"avx2": True, "avx512_f": True, "avx512_bf16": True, "amx_bf16": True, "amx_tile": True, **INTEL}
+EPYC_AVX2 = {"avx2": True, "avx512_f": False, "avx512_bf16": False, "amx_bf16": False, **AMD}
+XEON_NO_AMX = {"avx2": True, "avx512_f": True, "avx512_bf16": True, "amx_bf16": False, **INTEL}  # AMX hidden by a VM
+XEON_AVX512 = {"avx2": True, "avx512_f": True, "avx512_bf16": False, "amx_bf16": False, **INTEL}
+EPYC_ZEN5 = {"avx2": True, "avx512_f": True, "avx512_bf16": True, "amx_bf16": False, **AMD}
+MACHINES = {
+    "xeon_amx": XEON_AMX,
+    "epyc_avx2": EPYC_AVX2,
+    "xeon_no_amx": XEON_NO_AMX,
+    "xeon_avx512": XEON_AVX512,
+    "epyc_zen5": EPYC_ZEN5,
+}
 
 
-def test_auto_takes_bf16_only_where_the_cpu_has_amx() -> None:
-    assert choose_precision("auto", CPU, XEON_AMX).name == "bf16"
-    assert choose_precision("auto", CPU, EPYC_AVX2).name == "fp32"
-    # AVX512-BF16 alone: measured 163 vs 250 GFLOP/s (bf16 vs fp32 matmul) on such a Xeon
-    assert choose_precision("auto", CPU, XEON_NO_AMX).name == "fp32"
-    assert "AMX" in choose_precision("auto", CPU, XEON_AMX).reason
-    assert [cpu_kind(c) for c in (XEON_AMX, EPYC_AVX2, XEON_NO_AMX)] == ["amx", "avx2", "avx512"]
+def test_auto_takes_bf16_where_the_cpu_multiplies_it_fast() -> None:
+    auto = {name: choose_precision("auto", CPU, caps) for name, caps in MACHINES.items()}
+    assert {name: p.name for name, p in auto.items()} == {
+        "xeon_amx": "bf16",
+        "epyc_avx2": "fp32",  # emulated: about 10x slower
+        "xeon_no_amx": "fp32",  # AVX512-BF16 on an Intel Xeon: measured 163 vs 250 GFLOP/s (bf16 vs fp32 matmul)
+        "xeon_avx512": "fp32",
+        "epyc_zen5": "bf16",  # the same flag on AMD Zen 5: 635-741 vs 160 GFLOP/s
+    }
+    assert "AMX" in auto["xeon_amx"].reason and "AMD" in auto["epyc_zen5"].reason
+    assert "Intel" in auto["xeon_no_amx"].reason
+    assert {name: cpu_kind(c) for name, c in MACHINES.items()} == {
+        "xeon_amx": "amx",
+        "epyc_avx2": "avx2",
+        "xeon_no_amx": "avx512",
+        "xeon_avx512": "avx512",
+        "epyc_zen5": "amd_bf16",
+    }
+
+
+def test_the_vendor_is_read_from_the_cpu() -> None:
+    """The decision rests on the vendor beside the flags, so it must be this machine's own."""
+    caps = precision.cpu_capabilities()
+    assert caps["vendor"] == precision.cpuinfo("vendor_id")
+    if Path("/proc/cpuinfo").is_file():
+        assert caps["vendor"] in ("GenuineIntel", "AuthenticAMD"), caps["vendor"]
+    assert precision.cpuinfo("no such field") == ""
 
 
 def test_an_explicit_precision_is_taken_as_asked_and_a_wrong_one_refused() -> None:
