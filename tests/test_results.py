@@ -69,3 +69,24 @@ def test_the_committed_lock_holds_only_the_stages_of_the_study(tmp_path, monkeyp
     lock = "schema: '2.0'\nstages:\n  train@F4:\n    cmd: old\n    deps:\n    - path: a\n  compare:\n    cmd: now\n"
     kept = results.pipeline_lock(lock, names)
     assert kept == "schema: '2.0'\nstages:\n  compare:\n    cmd: now\n"
+
+
+def test_the_check_names_the_code_a_study_ran_that_has_changed_since(tmp_path, monkeypatch) -> None:
+    """A copy of the project whose stages/compare.py was edited after results/mnist was built: the check
+    names that file for the compare stage alone; the code no edit touched and the outputs (the results
+    folder keeps none) are not listed."""
+    root = tmp_path / "project"
+    copy_project(root)
+    sh(root, "git", "init", "-q")
+    sh(root, "git", "add", "-A")
+    monkeypatch.setenv("PATH", project_env()["PATH"])  # this interpreter's dvc
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    study = results.ROOT / "results" / "mnist"
+    before = results.stale_code(study / "params.yaml", study / "dvc.lock", root)
+    with (root / "stages" / "compare.py").open("a") as f:
+        f.write("# edited after the study was built\n")
+    after = results.stale_code(study / "params.yaml", study / "dvc.lock", root)
+    assert after.pop("compare") == sorted({*before.get("compare", []), "stages/compare.py"})
+    assert after == {s: paths for s, paths in before.items() if s != "compare"}
+    listed = {path for paths in after.values() for path in paths}
+    assert not listed & {"models", "metrics", "data/store", "data/splits", "compare"}, listed

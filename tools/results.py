@@ -7,6 +7,11 @@ current code and params). Writes results/<study>/: compare.md and compare.json (
 params.yaml (resolved), dvc.lock (the pipeline's stages only), plots/*.png, and README.md, which sets the
 study's reported numbers (studies/reported/<study>.yaml) beside ours, checks the targets, lists the
 deviations, the wall time per variant, the machine and the commit.
+
+    python -m tools.results --check    # which committed results the code has moved away from
+
+lists, for each results/<study>/, the stages whose code (imgstudy/, stages/, dvc.yaml...) differs from
+what its dvc.lock recorded: `dvc status` on a copy of this tree given the study's params and lock.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from bench.machine import cpu_record
@@ -24,7 +30,8 @@ from imgstudy.errors import UserError
 from stages import cli
 from tools.preset import MARKER
 
-REPORTED = Path(__file__).resolve().parents[1] / "studies" / "reported"
+ROOT = Path(__file__).resolve().parents[1]
+REPORTED = ROOT / "studies" / "reported"
 
 
 def run(*cmd: str) -> str:
@@ -160,14 +167,61 @@ def write(study: str, params: Path, out: Path, note: str = "") -> Path:
     return out
 
 
+def stale_code(params: Path, lock: Path, root: Path = ROOT) -> dict[str, list[str]]:
+    """{stage: [paths]} of the stages whose source deps in `lock` (code: what no stage writes) differ from
+    `root`'s working tree. Outputs are not compared: a results folder keeps none of them."""
+    entries = P.read_yaml(lock)["stages"].values()
+    outs = {out["path"] for entry in entries for out in entry.get("outs", [])}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in git("-C", str(root), "ls-files").splitlines():
+            if (root / name).is_file() and not name.startswith("results/"):
+                (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / name, Path(tmp) / name)
+        shutil.copy2(params, Path(tmp) / "params.yaml")
+        shutil.copy2(lock, Path(tmp) / "dvc.lock")
+        subprocess.run(["git", "init", "-q"], cwd=tmp, check=True)
+        status = subprocess.run(["dvc", "status", "--json"], cwd=tmp, capture_output=True, text=True, check=True)
+    stale = {}
+    for stage, changes in json.loads(status.stdout or "{}").items():
+        deps = [c.get("changed deps", {}) for c in changes if isinstance(c, dict)]
+        paths = sorted(path for changed in deps for path in changed if not written(path, outs))
+        if paths:
+            stale[stage] = paths
+    return stale
+
+
+def written(path: str, outs: set[str]) -> bool:
+    """Whether a stage writes `path`, inside it (metrics/ holds metrics/<v>/test.json) or around it."""
+    return any(path == out or out.startswith(path + "/") or path.startswith(out + "/") for out in outs)
+
+
+def check(root: Path = ROOT) -> bool:
+    """Print, for each committed study, whether its results still match the code; True when all do."""
+    current = True
+    for folder in sorted(p for p in (root / "results").iterdir() if (p / "dvc.lock").is_file()):
+        stale = stale_code(folder / "params.yaml", folder / "dvc.lock", root)
+        paths = sorted({path for paths in stale.values() for path in paths})
+        print(
+            f"{folder.name}: "
+            + (f"{len(stale)} stages ran other code: {', '.join(paths)}" if stale else "matches the code")
+        )
+        current = current and not stale
+    return current
+
+
 @cli
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study")
+    parser.add_argument("study", nargs="?")
+    parser.add_argument("--check", action="store_true", help="list the results the code has moved away from")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--out", type=Path, help="default: results/<study>")
     parser.add_argument("--note", default="", help="how the run shared the machine, for the wall times")
     args = parser.parse_args()
+    if args.check:
+        raise SystemExit(0 if check() else 1)
+    if not args.study:
+        parser.error("name a study, or give --check")
     out = write(args.study, args.params, args.out or Path("results") / args.study, args.note)
     print(f"results: {out}/README.md")
 
