@@ -3,7 +3,7 @@
     make bench        # = .venv/bin/python bench/run.py   (about 30 minutes on 2 cores)
     .venv/bin/python bench/run.py --skip-grid           # without building the default study
 
-Writes bench/results.json (one entry per kind of CPU: amx, avx512, avx2; a run on one kind keeps
+Writes bench/results.json (one entry per kind of CPU: amx, amd_bf16, avx512, avx2; a run on one kind keeps
 the others') and bench/results.md (the tables the README links).
 
 - speedup_vs_plain_{224,64}: train images/s of our engine (uint8 arrays decoded once, batched
