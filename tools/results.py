@@ -110,12 +110,15 @@ def time_table(report: dict, models: Path) -> list[str]:
 def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[str], note: str) -> str:
     cpu = cpu_record()
     threads = os.environ.get("OMP_NUM_THREADS") or (p.base.threads or "all cores")
+    # bf16 sums depend on the thread count: the command says the one the study ran with
+    pin = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if os.environ.get("OMP_NUM_THREADS") else ""
     code = ["imgstudy", "stages", "tools", "dvc.yaml", "studies", "requirements.txt"]  # not the study's params
     dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no", "--", *code) else ""
     lines = [
         f"# Results: {reported['study']}",
         "",
-        f"Built by `make results NAME={study}` (`make study NAME={study}`, then `python -m tools.results {study}`)",
+        f"Built by `{pin}make results NAME={study}` (`make study NAME={study}`, "
+        f"then `python -m tools.results {study}`)",
         f"from commit {git('rev-parse', '--short', 'HEAD')}{dirty}, on {cpu['name']} ({cpu['kind']}: AMX "
         f"{cpu['amx_bf16']}, AVX512-BF16 {cpu['avx512_bf16']}; precision {cpu['auto_precision']}), "
         f"torch {cpu['torch']}, threads per stage: {threads}. `dvc status` was clean.",
