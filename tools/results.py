@@ -109,9 +109,9 @@ def time_table(report: dict, models: Path) -> list[str]:
 
 def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[str], note: str) -> str:
     cpu = cpu_record()
-    threads = os.environ.get("OMP_NUM_THREADS") or (p.base.threads or "all cores")
-    # bf16 sums depend on the thread count: the command says the one the study ran with
-    pin = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if os.environ.get("OMP_NUM_THREADS") else ""
+    omp = os.environ.get("OMP_NUM_THREADS")
+    threads = omp or (p.base.threads or "all cores")
+    pin = f"OMP_NUM_THREADS={omp} " if omp else ""  # bf16 sums depend on the thread count: the command says it
     code = ["imgstudy", "stages", "tools", "dvc.yaml", "studies", "requirements.txt"]  # not the study's params
     dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no", "--", *code) else ""
     lines = [
@@ -182,7 +182,7 @@ def stale_code(params: Path, lock: Path, root: Path = ROOT) -> dict[str, list[st
                 shutil.copy2(root / name, Path(tmp) / name)
         shutil.copy2(params, Path(tmp) / "params.yaml")
         shutil.copy2(lock, Path(tmp) / "dvc.lock")
-        subprocess.run(["git", "init", "-q"], cwd=tmp, check=True)
+        git("-C", tmp, "init", "-q")
         status = subprocess.run(["dvc", "status", "--json"], cwd=tmp, capture_output=True, text=True, check=True)
     stale = {}
     for stage, changes in json.loads(status.stdout or "{}").items():
