@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from tools.preset import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTED = ROOT / "studies" / "reported"
+
+# The dvc of this interpreter's environment, found also when the environment is not on PATH.
+DVC = (sys.executable, "-m", "dvc")
 
 
 def run(*cmd: str) -> str:
@@ -46,7 +50,7 @@ def check_built(study: str, params: Path) -> None:
     first = params.read_text().splitlines()[0] if params.is_file() else ""
     if not first.startswith(f"{MARKER} {study}`"):
         raise UserError(f"{params} is not the {study!r} preset (first line {first!r}); run `make study NAME={study}`")
-    stale = sorted(json.loads(run("dvc", "status", "--json") or "{}"))
+    stale = sorted(json.loads(run(*DVC, "status", "--json") or "{}"))
     if stale:
         raise UserError(f"`dvc status` lists {len(stale)} stale stages ({', '.join(stale[:5])}...): run `dvc repro`")
 
@@ -66,7 +70,7 @@ def pipeline_lock(text: str, stages: set[str]) -> str:
 
 def stage_names() -> set[str]:
     """The stages dvc.yaml and params.yaml make, as DVC lists them."""
-    return set(run("dvc", "stage", "list", "--name-only").split())
+    return set(run(*DVC, "stage", "list", "--name-only").split())
 
 
 def value(ref: str | dict, report: dict) -> tuple[str, float | None]:
@@ -183,7 +187,7 @@ def stale_code(params: Path, lock: Path, root: Path = ROOT) -> dict[str, list[st
         shutil.copy2(params, Path(tmp) / "params.yaml")
         shutil.copy2(lock, Path(tmp) / "dvc.lock")
         git("-C", tmp, "init", "-q")
-        status = subprocess.run(["dvc", "status", "--json"], cwd=tmp, capture_output=True, text=True, check=True)
+        status = subprocess.run([*DVC, "status", "--json"], cwd=tmp, capture_output=True, text=True, check=True)
     stale = {}
     for stage, changes in json.loads(status.stdout or "{}").items():
         deps = [c.get("changed deps", {}) for c in changes if isinstance(c, dict)]
