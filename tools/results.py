@@ -38,8 +38,8 @@ REPORTED = ROOT / "studies" / "reported"
 DVC = (sys.executable, "-m", "dvc")
 
 
-def run(*cmd: str) -> str:
-    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+def run(*cmd: str, cwd: Path | str | None = None) -> str:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def git(*args: str) -> str:
@@ -187,9 +187,9 @@ def stale_code(params: Path, lock: Path, root: Path = ROOT) -> dict[str, list[st
         shutil.copy2(params, Path(tmp) / "params.yaml")
         shutil.copy2(lock, Path(tmp) / "dvc.lock")
         git("-C", tmp, "init", "-q")
-        status = subprocess.run([*DVC, "status", "--json"], cwd=tmp, capture_output=True, text=True, check=True)
+        status = run(*DVC, "status", "--json", cwd=tmp)
     stale = {}
-    for stage, changes in json.loads(status.stdout or "{}").items():
+    for stage, changes in json.loads(status or "{}").items():
         deps = [c.get("changed deps", {}) for c in changes if isinstance(c, dict)]
         paths = sorted(path for changed in deps for path in changed if not written(path, outs))
         if paths:
