@@ -32,6 +32,13 @@ def test_binary_masks_threshold_at_half_scale_over_every_channel() -> None:
     assert to_classes(rgb, BINARY).tolist() == [[1, 0, 0]]
 
 
+def test_binary_label_images_take_every_nonzero_class_as_the_object() -> None:
+    assert to_classes(np.array([[0, 1, 0, 1]], np.uint8), BINARY).tolist() == [[0, 1, 0, 1]]
+    assert to_classes(np.array([[0, 2, 2, 0]], np.uint8), BINARY).tolist() == [[0, 1, 1, 0]]  # not empty
+    assert to_classes(np.array([[0, 1, 2, 127]], np.uint8), BINARY).tolist() == [[0, 1, 1, 1]]  # dim: labels
+    assert to_classes(np.zeros((2, 2), np.uint8), BINARY).tolist() == [[0, 0], [0, 0]]
+
+
 def test_label_masks_keep_indices_up_to_255_and_refuse_what_is_not_one_band_of_indices() -> None:
     out = to_classes(np.array([[0, 7, 255]], np.uint16), LABELS)
     assert out.dtype == np.uint8 and out.tolist() == [[0, 7, 255]]

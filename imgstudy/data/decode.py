@@ -61,10 +61,9 @@ def _open(path: str | Path, spec: DecodeSpec) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
+            # PIL refuses at open what exceeds MAX_IMAGE_PIXELS (decode sets it to spec.max_pixels):
+            # a warning, raised here as an error, above the limit; its own error above twice the limit
             with Image.open(path) as img:
-                w, h = img.size
-                if w * h > spec.max_pixels:
-                    raise ValueError(f"{w}x{h} pixels exceeds the {spec.max_pixels:,} limit (decompression bomb?)")
                 img.load()  # decode now: a truncated file fails here, not later
                 img = ImageOps.exif_transpose(img)
                 img = _to_mode(img, spec.channels)

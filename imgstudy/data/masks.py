@@ -35,7 +35,9 @@ def to_classes(mask: np.ndarray, spec: MaskSpec) -> np.ndarray:
     """A decoded mask array -> (H, W) uint8 class indices; ValueError names what does not fit."""
     if spec.mode == "binary":
         gray = mask if mask.ndim == 2 else mask.max(axis=2)
-        return (gray > (127 if gray.max() > 1 else 0)).astype(np.uint8)  # 0/255 and 0/1 masks alike
+        # An 8-bit picture of the mask (0/255, antialiased edges) splits at mid-gray; a label image
+        # (0/1, 0/2: nothing above 127) has every nonzero class as the object.
+        return (gray > (127 if gray.max() > 127 else 0)).astype(np.uint8)
     if spec.mode == "labels":
         if mask.ndim != 2:
             raise ValueError(f"labels mask has {mask.shape[2]} channels; expected one band of class indices")
