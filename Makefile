@@ -31,6 +31,8 @@ run: install
 	dvc repro
 	@echo
 	@cat compare/compare.md
+	@echo
+	@$(PY) -m tools.timings
 
 # A study preset (studies/NAME.yaml, the differences from params.yaml) becomes params.yaml, then the
 # study is built. OFFLINE=1 runs the preset's grid on built-in data instead of its own.
@@ -39,6 +41,8 @@ study: install datasets
 	dvc repro
 	@echo
 	@cat compare/compare.md
+	@echo
+	@$(PY) -m tools.timings
 
 # A study's committed results: `make study NAME=x`, then results/x/ written from its outputs.
 results: study

@@ -9,36 +9,14 @@ record it was measured on.
 from __future__ import annotations
 
 import json
-import platform
 from pathlib import Path
 
-import torch
-
-from imgstudy.training.precision import choose_precision, cpu_capabilities, cpu_kind, cpuinfo
-
-
-def cpu_name() -> str:
-    return cpuinfo("model name") or platform.processor() or "unknown"
-
-
-def cpu_record() -> dict:
-    caps = cpu_capabilities()
-    return {
-        "name": cpu_name(),
-        "kind": cpu_kind(caps),
-        "vendor": caps.get("vendor", ""),
-        "amx_bf16": bool(caps.get("amx_bf16")),
-        "avx512_bf16": bool(caps.get("avx512_bf16")),
-        "avx2": bool(caps.get("avx2")),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "auto_precision": choose_precision("auto", torch.device("cpu")).name,
-    }
+from imgstudy.core.machine import machine_record
 
 
 def save(path: Path, figures: dict, rows: list[tuple[str, str, str]]) -> dict:
     """Merge this run's figures into results.json under its kind of machine; returns all kinds."""
-    cpu = cpu_record()
+    cpu = machine_record()
     kinds = json.loads(path.read_text()).get("kinds", {}) if path.is_file() else {}
     kinds[cpu["kind"]] = {"cpu": cpu, **figures, "table": [list(r) for r in rows]}
     path.write_text(json.dumps({"kinds": kinds}, indent=2) + "\n")

@@ -14,8 +14,9 @@ from PIL import Image
 from imgstudy.models import build_model
 from imgstudy.models.unet import build_unet
 from imgstudy.training.augment import Augment
+from imgstudy.training.fitting import FitConfig, Phase
 from imgstudy.training.inputs import Inputs
-from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.loop import fit
 from imgstudy.training.losses import LOSSES
 from imgstudy.training.mixing import Mixing
 from imgstudy.training.precision import FP32, Precision, choose_precision

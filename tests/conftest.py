@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,9 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     )
 
 ROOT = Path(__file__).resolve().parents[1]
+# Killed trainings resume from states kept outside the workspace (training/resume.py): the tests' go to
+# a folder of their own, never the user's cache.
+os.environ.setdefault("IMGSTUDY_RESUME", tempfile.mkdtemp(prefix="imgstudy-resume-"))
 PROJECT_FILES = [
     "dvc.yaml",
     "params.yaml",
@@ -92,15 +96,43 @@ def project_env() -> dict:
 
 def train_cmd(tmp: Path, out: str, params: Path | None = None, variant: str = "F0") -> list[str]:
     """The train stage's command line, reading tmp/store, tmp/splits and params (default tmp/params.yaml),
-    writing tmp/out and tmp/live_out."""
+    writing tmp/out, tmp/live_out and tmp/timings."""
     paths = {
         "params": params or tmp / "params.yaml",
         "store": tmp / "store",
         "splits": tmp / "splits",
         "out": tmp / out,
+        "live": tmp / f"live_{out}",
+        "timings": tmp / "timings",
     }
     args = [a for key, path in paths.items() for a in (f"--{key}", str(path))]
-    return [sys.executable, "-m", "stages.train", "--variant", variant, *args, "--live", str(tmp / f"live_{out}")]
+    return [sys.executable, "-m", "stages.train", "--variant", variant, *args]
+
+
+def split_store(
+    root: Path,
+    test: str = "official",
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    folds: int = 0,
+) -> dict:
+    """The split stage's work on root/store, written to root/splits; returns the split sizes."""
+    from imgstudy.params import resolve
+    from imgstudy.pipeline import split
+
+    raw = cnn_params()
+    raw["split"].update(test=test, val_fraction=val_fraction, test_fraction=test_fraction, folds=folds)
+    raw["base"]["seed"] = seed
+    return split.run(resolve(raw), split.Files(root / "store", root / "splits"))["sizes"]
+
+
+def train_variant(params, root: Path, out: str, variant: str = "F0", kind: str = "classifier") -> dict:
+    """The train stage's work in this process: root/store and root/splits in, root/out and root/live_out out."""
+    from imgstudy.pipeline import train
+
+    files = train.Files(variant, root / "store", root / "splits", root / out, root / f"live_{out}", root / "timings")
+    return train.run(params, files, kind)
 
 
 def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -131,7 +163,6 @@ TINY = {
     "train.batch_size": 32,
     "train.lr": 0.001,
     "evaluate.batch_size": 256,
-    "evaluate.latency_repeats": 1,
     "explain.per_class": 1,
     "explain.mean_map_samples": 5,
     "robustness.max_samples": 100,
@@ -232,9 +263,9 @@ def classify_task(
 
 def cnn_params(**train: object) -> dict:
     """params.yaml with the small MNIST CNN and no augmentation: quick unit-level training."""
-    from imgstudy import params as P
+    from imgstudy.params import read_yaml
 
-    raw = P.read_yaml(ROOT / "params.yaml")
+    raw = read_yaml(ROOT / "params.yaml")
     raw["train"].update(
         {
             "model": "mnist_cnn",
@@ -251,3 +282,13 @@ def cnn_params(**train: object) -> dict:
     raw["base"]["device"] = "cpu"  # tests compare weights and metrics: the same device and arithmetic everywhere
     raw["train"]["speed"]["precision"] = "fp32"
     return raw
+
+
+def evaluate_variant(params, root: Path, model: str, variant: str = "F0") -> dict:
+    """The evaluate stage's work in this process on root/<model>: root/metrics, root/plots, root/pred.npz."""
+    from imgstudy.pipeline import evaluate
+
+    files = evaluate.Files(
+        variant, root / "store", root / "splits", root / model, root / "metrics", root / "plots", root / "pred.npz"
+    )
+    return evaluate.run(params, files)

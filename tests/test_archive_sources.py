@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from httpserver import Faults, Server
+from imgstudy.core.errors import SourceError, UnsafeArchive
 from imgstudy.data.archive import extract
 from imgstudy.data.sources.files import FilesDataset, read_csv_listing, read_folder
 from imgstudy.data.sources.kaggle import kaggle_download
-from imgstudy.errors import SourceError, UnsafeArchive
 
 
 def png_bytes(value: int, size: tuple[int, int] = (12, 10)) -> bytes:

@@ -25,25 +25,16 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def module_level_imports(path: Path) -> list[str]:
-    """Modules imported when `path` is imported: top-level statements, inside if/try blocks too
-    (imports inside functions run later, on use, and are left out)."""
+def imports_of(path: Path) -> list[str]:
+    """Every module `path` imports, at module level or inside a function (an import on use still runs
+    when the stage does)."""
     names: list[str] = []
-
-    def walk(body: list[ast.stmt]) -> None:
-        for node in body:
-            if isinstance(node, ast.Import):
-                names.extend(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.append(node.module)
-                names.extend(f"{node.module}.{a.name}" for a in node.names)  # a submodule imported by name
-            elif isinstance(node, (ast.If, ast.Try)):
-                walk(node.body)
-                walk(node.orelse)
-                for handler in getattr(node, "handlers", []):
-                    walk(handler.body)
-
-    walk(ast.parse(path.read_text()).body)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.extend(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+            names.extend(f"{node.module}.{a.name}" for a in node.names)  # a submodule imported by name
     return names
 
 
@@ -57,21 +48,27 @@ def import_closure(module: str) -> set[Path]:
             path = module_file(".".join(parts[:i]))
             if path is not None and path not in seen:
                 seen.add(path)
-                todo.extend(module_level_imports(path))
+                todo.extend(imports_of(path))
     return seen
 
 
 def test_the_import_closure_sees_through_packages() -> None:
     closure = {str(p.relative_to(ROOT)) for p in import_closure("stages.split")}
     assert {
-        "stages/__init__.py",
         "stages/split.py",
-        "imgstudy/params.py",
+        "imgstudy/params/load.py",
+        "imgstudy/pipeline/split.py",
         "imgstudy/data/split.py",
         "imgstudy/data/store.py",
-        "imgstudy/errors.py",
+        "imgstudy/core/errors.py",
     } <= closure
     assert not any(p.startswith("imgstudy/training") for p in closure)  # split needs no training code
+
+
+def test_a_function_level_import_is_followed(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from imgstudy.models import unet\n    import torch\n")
+    assert {"imgstudy.models", "imgstudy.models.unet", "torch"} <= set(imports_of(module))
 
 
 @pytest.mark.parametrize("stage", sorted(DVC["stages"]))

@@ -120,15 +120,15 @@ def test_per_class_report_confusion_rows_and_matrix(tmp_path) -> None:
 
 def test_a_diverged_model_is_scored_at_chance_and_counted(capsys) -> None:
     from imgstudy.evaluation.metrics import summary_metrics
-    from stages.evaluate import finite
+    from imgstudy.pipeline.evaluate import uniform_where_not_finite
 
     probs = np.array([[0.7, 0.2, 0.1], [np.nan, np.nan, np.nan], [0.1, np.inf, 0.0], [0.1, 0.1, 0.8]])
-    fixed, bad = finite(probs, "exponential")
+    fixed, bad = uniform_where_not_finite(probs, "exponential")
     assert bad == 2 and fixed[1].tolist() == fixed[2].tolist() == [1 / 3] * 3 and fixed[3].tolist() == [0.1, 0.1, 0.8]
     assert "exponential: 2 of 4 outputs are not finite" in capsys.readouterr().err
     scores = summary_metrics(np.array([0, 1, 2, 2]), fixed)  # no NaN reaches scikit-learn
     assert scores["accuracy"] == 0.5 and np.isfinite(scores["roc_auc"])
-    assert finite(probs[[0, 3]], "ok") == (pytest.approx(probs[[0, 3]]), 0)
+    assert uniform_where_not_finite(probs[[0, 3]], "ok") == (pytest.approx(probs[[0, 3]]), 0)
 
 
 def ece_reference(y: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:

@@ -12,20 +12,19 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import cnn_params, quadrant_images
-from imgstudy import params as P
+from conftest import cnn_params, quadrant_images, split_store, train_variant
 from imgstudy.data.store import write_store
 from imgstudy.models import build_model
 from imgstudy.models.cnn import ACTIVATIONS, BaselineCNN, GRUDirection
+from imgstudy.params import Params, resolve, yaml_text
 from imgstudy.training.inputs import Inputs
 from imgstudy.training.losses import LOSSES
 from imgstudy.training.optim import OPTIMIZERS
-from stages import split, train
 from tools import preset, search
 
 
-def resolved(name: str, variant: str) -> P.Params:
-    return P.resolve(P.yaml_text(preset.render(name)), variant)
+def resolved(name: str, variant: str) -> Params:
+    return resolve(yaml_text(preset.render(name)), variant)
 
 
 def differences(a: dict, b: dict, prefix: str = "") -> set[str]:
@@ -72,9 +71,9 @@ def test_lung_ct_seg_variants_change_one_thing_each() -> None:
 
 
 def test_lung_ct_trains_a_fixed_30_epochs() -> None:
-    raw = P.yaml_text(preset.render("lung_ct"))
-    scratch = [v for v in raw["grid"] if P.resolve(raw, v).train.transfer.weights == "none"]
-    settings = {(P.resolve(raw, v).train.epochs, P.resolve(raw, v).train.patience) for v in scratch}
+    raw = yaml_text(preset.render("lung_ct"))
+    scratch = [v for v in raw["grid"] if resolve(raw, v).train.transfer.weights == "none"]
+    settings = {(resolve(raw, v).train.epochs, resolve(raw, v).train.patience) for v in scratch}
     assert scratch and settings == {(30, 0)}
 
 
@@ -101,8 +100,8 @@ def test_dog_breed_bases_are_the_studys_final_baseline() -> None:
             0.0,
             "sigmoid",
         )
-        raw = P.yaml_text(preset.render(name))
-        grid = [P.resolve(raw, v).train for v in raw["grid"] + OUT_OF_GRID.get(name, [])]
+        raw = yaml_text(preset.render(name))
+        grid = [resolve(raw, v).train for v in raw["grid"] + OUT_OF_GRID.get(name, [])]
         studied = {
             "optimizer": {"adam", "sgd", "rmsprop", "nadam", "adadelta", "adagrad", "adamax"},  # Ftrl: not in torch
             "loss": {"cross_entropy", "poisson", "kl_divergence", "hinge", "squared_hinge", "categorical_hinge"},
@@ -118,7 +117,7 @@ def test_dog_breed_bases_are_the_studys_final_baseline() -> None:
 def test_the_fashion_variants_left_out_of_its_grid_repeat_its_base() -> None:
     """At 28 px four pooled blocks leave a 1 x 1 map: global pooling and flattening it are one network (same
     weights, same outputs); with one-hot labels the KL divergence is the cross-entropy (loss and gradient)."""
-    raw = P.yaml_text(preset.render("fashion_mnist"))
+    raw = yaml_text(preset.render("fashion_mnist"))
     assert not set(OUT_OF_GRID["fashion_mnist"]) & set(raw["grid"])
     base, gap = (resolved("fashion_mnist", v).train.cnn for v in ("base", "global_pooling"))
     assert differences(base.model_dump(), gap.model_dump()) == {"head"}
@@ -189,13 +188,13 @@ def test_search_scores_a_trial_by_its_k_fold_mean(tmp_path: Path) -> None:
     images, labels = quadrant_images(240, seed=0)
     sources, official = [f"s#{i}" for i in range(240)], np.full(240, "train")
     write_store(tmp_path / "store", images, labels, ["tl", "tr", "bl", "br"], sources, official, {})
-    split.run(tmp_path / "store", tmp_path / "splits", "fraction", 0.2, 0.2, seed=0, folds=2)
+    split_store(tmp_path, "fraction", 0.2, 0.2, seed=0, folds=2)
     raw = cnn_params(epochs=1, batch_size=32)
     raw["search"].update(sampler="random", trials=1, variant="F0", metric="val_acc")
     study = search.run(raw, tmp_path / "store", tmp_path / "splits", tmp_path / "search")
     trial = study.trials[0]
     p = search.with_values(raw, "F0", trial.params)
-    train.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "model", tmp_path / "live")
+    train_variant(p, tmp_path, "model")
     cv = json.loads((tmp_path / "model/cv.json").read_text())
     assert len(cv["folds"]) == 2
     assert trial.value == cv["val_acc_mean"] == sum(f["val_acc"] for f in cv["folds"]) / 2

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, copy_project, edit_params, sh
-from imgstudy import params as P
+from imgstudy.core.errors import SourceError
 from imgstudy.data.store import open_store
-from imgstudy.errors import SourceError
-from stages import download, preprocess
+from imgstudy.params import Params, read_yaml, resolve
+from imgstudy.pipeline import download, preprocess
 
 
 def shapes_folder(root: Path, per_class: int = 30) -> Path:
@@ -38,44 +38,31 @@ def shapes_folder(root: Path, per_class: int = 30) -> Path:
     return root
 
 
-def folder_params(location: Path, **preprocess_changes) -> P.Params:
-    raw = P.read_yaml(ROOT / "params.yaml")
+def folder_params(location: Path, **preprocess_changes) -> Params:
+    raw = read_yaml(ROOT / "params.yaml")
     raw["download"].update(dataset="folder", location=str(location))
     raw["preprocess"].update(size=32, max_samples=0, **preprocess_changes)
-    return P.resolve(raw)
+    return resolve(raw)
 
 
 def test_preprocess_reports_bad_files_and_enforces_the_threshold(tmp_path: Path) -> None:
     images = shapes_folder(tmp_path / "photos", per_class=10)
-    p = folder_params(images)
-    download.run("folder", str(images), "", "auto", tmp_path / "raw")
-    summary = preprocess.run(
-        "folder",
-        str(images),
-        "",
-        tmp_path / "raw",
-        tmp_path / "store",
-        tmp_path / "reports",
-        p.preprocess.model_copy(update={"max_bad_fraction": 0.1}),
-        seed=0,
-    )
-    assert summary == {"decoded": 20, "skipped": 1, "skipped_fraction": 1 / 21}
+    download.run(folder_params(images), download.Files(tmp_path / "raw"))
+    files = preprocess.Files(tmp_path / "raw", tmp_path / "store", tmp_path / "reports")
+    summary = preprocess.run(folder_params(images, max_bad_fraction=0.1), files)
+    assert {k: summary[k] for k in ("decoded", "skipped", "skipped_fraction")} == {
+        "decoded": 20,
+        "skipped": 1,
+        "skipped_fraction": 1 / 21,
+    }
     with open(tmp_path / "reports/decode_errors.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["path"] for r in rows] == ["disc/broken.jpg"] and "unreadable" in rows[0]["reason"]
     store = open_store(tmp_path / "store")
     assert store.images.shape == (20, 32, 32, 3) and store.classes == ["bar", "disc"]
     with pytest.raises(SourceError, match=r"1 of 21 images could not be used .*reports2/decode_errors.csv"):
-        preprocess.run(
-            "folder",
-            str(images),
-            "",
-            tmp_path / "raw",
-            tmp_path / "store2",
-            tmp_path / "reports2",
-            p.preprocess.model_copy(update={"max_bad_fraction": 0.0}),
-            seed=0,
-        )
+        files = preprocess.Files(tmp_path / "raw", tmp_path / "store2", tmp_path / "reports2")
+        preprocess.run(folder_params(images, max_bad_fraction=0.0), files)
     assert (tmp_path / "reports2/decode_errors.csv").read_text().count("broken.jpg") == 1  # listed before failing
 
 

@@ -11,8 +11,9 @@ from torch import nn
 
 from conftest import classify_task, quadrant_images
 from imgstudy.models import build_model
+from imgstudy.training.fitting import FitConfig, Phase
 from imgstudy.training.inputs import Inputs
-from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.loop import fit
 from imgstudy.training.losses import LOSSES
 from imgstudy.training.precision import choose_precision
 

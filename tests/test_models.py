@@ -7,15 +7,16 @@ import torch
 from torch import nn
 
 from conftest import ROOT
-from imgstudy import params as P
 from imgstudy.models import MODELS, build_model
+from imgstudy.params import load
+from imgstudy.params.choices import MODELS as CHOICES
 
-TRAIN = P.load(ROOT / "params.yaml", "F0").train
+TRAIN = load(ROOT / "params.yaml", "F0").train
 
 
 def options(name: str) -> dict:
     """The model's options from params.yaml, the whole network trainable; no ImageNet download."""
-    group = MODELS[name].options
+    group = CHOICES[name]
     opts = getattr(TRAIN, group).model_dump() if group else {}
     return {**opts, "weights": "none", "freeze": False} if group == "transfer" else opts
 

@@ -8,9 +8,10 @@ import re
 import pytest
 
 from conftest import ROOT
-from imgstudy import params as P
+from imgstudy.core.errors import ParamsError
+from imgstudy.params import load, read_yaml, resolve
 
-RAW = {**P.read_yaml(ROOT / "params.yaml"), "variants": {"default": {}}, "grid": ["default"]}
+RAW = {**read_yaml(ROOT / "params.yaml"), "variants": {"default": {}}, "grid": ["default"]}
 RAW["search"] = {**RAW["search"], "variant": "default"}
 
 
@@ -25,20 +26,20 @@ def with_change(dotted: str, value: object) -> dict:
 
 
 def error_of(raw: dict, variant: str | None = None) -> str:
-    with pytest.raises(P.ParamsError) as e:
-        P.resolve(raw, variant, source="params.yaml")
+    with pytest.raises(ParamsError) as e:
+        resolve(raw, variant, source="params.yaml")
     return str(e.value)
 
 
 def test_project_params_are_valid_and_typed() -> None:
-    p = P.load(ROOT / "params.yaml", "F0")
+    p = load(ROOT / "params.yaml", "F0")
     assert p.train.model == "mobilenet_v2"
     assert isinstance(p.train.lr, float) and p.train.lr > 0
     assert p.grid == ["A0", "B0", "C0", "D0", "E0", "F0", "F1", "F2", "F3", "F4"]
 
 
 def test_default_grid_is_the_sperm_study_a0_f4() -> None:
-    v = {name: P.load(ROOT / "params.yaml", name).train for name in ("A0", "B0", "E0", "F0", "F1", "F2", "F3", "F4")}
+    v = {name: load(ROOT / "params.yaml", name).train for name in ("A0", "B0", "E0", "F0", "F1", "F2", "F3", "F4")}
     assert (v["A0"].channels, v["A0"].augment.rotation, v["A0"].transfer.head_dropout) == ("gray", 0, 0)
     assert (v["B0"].channels, v["B0"].augment.rotation, v["B0"].transfer.head_dropout) == ("rgb", 0, 0)
     assert (v["E0"].channels, v["E0"].augment.rotation > 0, v["E0"].transfer.head_dropout > 0) == ("gray", True, True)
@@ -98,10 +99,10 @@ def test_missing_key_is_named() -> None:
 
 def test_variant_overrides_are_merged_and_validated() -> None:
     raw = with_change("variants", {"default": {}, "fast": {"train": {"lr": 0.01, "epochs": 1}}})
-    fast = P.resolve(raw, "fast")
+    fast = resolve(raw, "fast")
     assert (fast.train.lr, fast.train.epochs) == (0.01, 1)
     assert fast.train.batch_size == RAW["train"]["batch_size"]
-    assert P.resolve(raw, "default").train.lr == RAW["train"]["lr"]
+    assert resolve(raw, "default").train.lr == RAW["train"]["lr"]
 
 
 def test_bad_variant_fails_every_stage_not_only_its_own() -> None:
@@ -125,12 +126,12 @@ def test_unknown_variant_requested() -> None:
 
 def test_params_file_errors_name_the_file(tmp_path) -> None:
     missing = tmp_path / "none.yaml"
-    with pytest.raises(P.ParamsError, match="none.yaml: params file not found"):
-        P.load(missing)
+    with pytest.raises(ParamsError, match="none.yaml: params file not found"):
+        load(missing)
     broken = tmp_path / "broken.yaml"
     broken.write_text("train: [unclosed\n")
-    with pytest.raises(P.ParamsError, match="broken.yaml: not valid YAML"):
-        P.load(broken)
+    with pytest.raises(ParamsError, match="broken.yaml: not valid YAML"):
+        load(broken)
 
 
 def test_search_space_is_checked() -> None:
@@ -151,28 +152,28 @@ REFUSALS = [
     ("preprocess.masks", "colors", "masks: colors needs preprocess.mask_colors"),
     ("preprocess.hu_window", [250, -1250], "low must be below high"),
     ("preprocess.size", 4, "greater than or equal to 8"),
-    ("train.model", "alexnet", "unknown model 'alexnet'; choose one of"),
-    ("train.scheduler", "linear", "unknown scheduler 'linear'"),
-    ("train.loss", "mse", "unknown loss 'mse'"),
-    ("train.optimizer", "lion", "unknown optimizer 'lion'"),
-    ("train.cnn.activation", "swish", "unknown activation 'swish'"),
-    ("train.equalize", "hist", "Input should be 'none', 'global' or 'clahe'"),
-    ("train.sampling", "weighted", "Input should be 'uniform' or 'balanced'"),
+    ("train.model", "alexnet", "train.model = 'alexnet': unknown model; choose one of 'mnist_cnn'"),
+    ("train.scheduler", "linear", "unknown scheduler; choose one of 'onecycle'"),
+    ("train.loss", "mse", "unknown loss; choose one of 'cross_entropy'"),
+    ("train.optimizer", "lion", "unknown optimizer; choose one of 'adam'"),
+    ("train.cnn.activation", "swish", "train.cnn.activation = 'swish': unknown activation"),
+    ("train.equalize", "hist", "choose one of 'none', 'global' or 'clahe'"),
+    ("train.sampling", "weighted", "choose one of 'uniform' or 'balanced'"),
     ("train.ema", 1.0, "less than 1"),
     ("train.accumulate", 0, "greater than or equal to 1"),
     ("train.augment.policy", "autoaugment", "'none', 'randaugment' or 'trivialaugment'"),
-    ("segment.unet.encoder", "vgg16", "unknown UNet encoder 'vgg16'"),
-    ("segment.loss", "hinge", "unknown segmentation loss 'hinge'"),
+    ("segment.unet.encoder", "vgg16", "unknown encoder; choose one of 'none', 'resnet18' or 'mobilenet_v2'"),
+    ("segment.loss", "hinge", "segment.loss = 'hinge': unknown loss; choose one of 'dice'"),
     ("segment.augment.thin", 0.5, "thin erodes image strokes but not their masks"),
     ("segment.augment.policy", "randaugment", "augment policies move images without their masks"),
-    ("robustness.corruptions", ["snow"], "unknown corruption 'snow'"),
-    ("explain.method", "lime", "unknown CAM method 'lime'"),
-    ("compare.metric", "loss", "Input should be 'accuracy'"),
+    ("robustness.corruptions", ["snow"], "robustness.corruptions.0 = 'snow': unknown corruptions"),
+    ("explain.method", "lime", "unknown method; choose one of 'gradcam'"),
+    ("compare.metric", "loss", "unknown metric; choose one of 'accuracy'"),
     ("compare.columns", {"Size": "train.size"}, "names 'train.size', which is not a params key"),
     ("search.variant", "nope", "search.variant 'nope' is not under variants"),
     ("search.space", {"train.nope": {"low": 0, "high": 1}}, "'train.nope': not a train setting"),
     ("grid", ["missing"], "grid or seg_grid lists 'missing', which is not under variants"),
-    ("base.device", "tpu", "Input should be 'auto', 'cpu', 'cuda' or 'mps'"),
+    ("base.device", "tpu", "choose one of 'auto', 'cpu', 'cuda' or 'mps'"),
 ]
 
 

@@ -40,11 +40,9 @@ def check_variant_outputs(repo: Path, v: str) -> dict:
         "f1_macro",
         "roc_auc",
         "parameters",
-        "latency_ms_b1",
-        "latency_ms_b256",
     }
+    assert not {"train_seconds", "latency_ms_b1"} & set(test)  # times are no hashed output
     assert all(0.0 <= test[m] <= 1.0 for m in ("accuracy", "precision_macro", "recall_macro", "f1_macro"))
-    assert test["latency_ms_b1"] > 0 and test["latency_ms_b256"] > 0
     classes = json.loads((repo / f"metrics/{v}/classes.json").read_text())["classes"]
     assert sum(classes[str(d)]["support"] for d in range(10)) == test["samples"]
     with open(repo / f"plots/{v}/evaluate/confusion.csv") as f:
@@ -105,7 +103,7 @@ def test_grid_repro_compare_experiments_and_a_teammate(tiny_repo: Path, tmp_path
     table = (tiny_repo / "compare/compare.md").read_text()
     assert all(f"| {name_of(v)} |" in table for v in GRID) and f"{tests['F4']['accuracy']:.4f}" in table
     assert "| F.1 | rgb | yes | 0.5 | 1 | adam | 0.001 |" in table  # the study's columns; the tiny base lr
-    assert "mean corruption acc" in table and "ms/image b1" in table
+    assert "mean corruption acc" in table and "ms/image" not in table and "train s" not in table
     assert json.loads((tiny_repo / "best_model/variant.json").read_text())["variant"] == best
     assert (tiny_repo / "best_model/model.pt").read_bytes() == (tiny_repo / f"models/{best}/model.pt").read_bytes()
 

@@ -20,10 +20,18 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, browser, cnn_params, project_env, quadrant_images, write_quadrant_store
-from imgstudy import params as P
+from conftest import (
+    ROOT,
+    browser,
+    cnn_params,
+    project_env,
+    quadrant_images,
+    split_store,
+    train_variant,
+    write_quadrant_store,
+)
+from imgstudy.params import read_yaml, resolve
 from imgstudy.serving.predict import Predictor, expand_inputs
-from stages import split, train
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +39,8 @@ def trained(tmp_path_factory) -> Path:
     """A small CNN trained on the quadrant images (a bright square's quadrant is the class)."""
     root = tmp_path_factory.mktemp("trained")
     write_quadrant_store(root / "store", 480, test=80)
-    split.run(root / "store", root / "splits", "official", 0.2, 0.1, seed=0)
-    train.run(
-        P.resolve(cnn_params(epochs=3, batch_size=32), "F0"), root / "store", root / "splits", root / "m", root / "live"
-    )
+    split_store(root, "official", 0.2, 0.1, seed=0)
+    train_variant(resolve(cnn_params(epochs=3, batch_size=32), "F0"), root, "m")
     return root / "m" / "model.pt"
 
 
@@ -243,12 +249,12 @@ def test_auto_classifies_through_onnx_runtime_on_every_cpu(
 ) -> None:
     """A model trained with precision auto runs in bf16 on an AMX Xeon, where ONNX Runtime's fp32 still
     answered 8x sooner than PyTorch's bf16 (bench/results.md): auto takes ONNX Runtime there too."""
-    from imgstudy.training import precision as prec
+    from imgstudy.core import machine
 
     blob = torch.load(trained, weights_only=True)
     blob["card"]["params"]["train"]["speed"]["precision"] = "auto"
     torch.save(blob, tmp_path / "auto.pt")
-    monkeypatch.setattr(prec, "cpu_capabilities", lambda: caps)
+    monkeypatch.setattr(machine, "cpu_capabilities", lambda: caps)
     loaded = Predictor.load(tmp_path / "auto.pt")
     assert loaded.precision.name == precision and loaded.onnx is not None
     assert Predictor.load(tmp_path / "auto.pt", backend="torch").onnx is None
@@ -260,7 +266,7 @@ def test_serve_command_serves_the_page_the_api_and_the_report(trained: Path, tmp
     project = tmp_path / "project"
     (project / "models" / "F0").mkdir(parents=True)
     shutil.copyfile(trained, project / "models" / "F0" / "model.pt")
-    raw = P.read_yaml(ROOT / "params.yaml")
+    raw = read_yaml(ROOT / "params.yaml")
     raw["grid"] = ["F0"]
     import yaml
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from imgstudy import params as P
+from imgstudy.core.errors import ParamsError
+from imgstudy.params import check_search_space, merge, repeated, resolve, yaml_text
 from tools import preset
 
 NAMES = preset.presets()
@@ -16,7 +17,7 @@ NAMES = preset.presets()
 def test_presets_hold_only_differences() -> None:
     base = preset.default_params()
     for name in NAMES:
-        assert not P.repeated(base, preset.read_preset(name)), name  # a value equal to the default's
+        assert not repeated(base, preset.read_preset(name)), name  # a value equal to the default's
         lines = (preset.ROOT / "studies" / f"{name}.yaml").read_text().count("\n")
         assert lines <= 0.4 * (preset.ROOT / "params.yaml").read_text().count("\n"), name
 
@@ -27,7 +28,7 @@ def test_merging_replaces_user_keyed_maps_and_merges_sections() -> None:
         "variants": {"A0": {}, "F0": {}},
         "compare": {"metric": "f1", "columns": {"Channels": "train.channels"}},
     }
-    merged = P.merge(
+    merged = merge(
         base,
         {
             "train": {"augment": {"zoom": 0.0}},
@@ -40,7 +41,7 @@ def test_merging_replaces_user_keyed_maps_and_merges_sections() -> None:
         "metric": "f1",
         "columns": {"Model": "train.model"},
     }
-    assert P.repeated(base, {"train": {"lr": 1, "augment": {"zoom": 0.2}}}) == ["train.lr"]
+    assert repeated(base, {"train": {"lr": 1, "augment": {"zoom": 0.2}}}) == ["train.lr"]
 
 
 def test_presets_resolve_to_the_recorded_variants() -> None:
@@ -48,18 +49,18 @@ def test_presets_resolve_to_the_recorded_variants() -> None:
     presets became differences (a change of a preset or a default shows here, and is recorded on purpose)."""
     recorded = json.loads((Path(__file__).parent / "snapshots/presets_resolved.json").read_text())
     for name in NAMES:
-        raw = P.yaml_text(preset.render(name))
-        resolved = {v: P.resolve(raw, v).model_dump(mode="json") for v in raw["grid"] + raw["seg_grid"]}
+        raw = yaml_text(preset.render(name))
+        resolved = {v: resolve(raw, v).model_dump(mode="json") for v in raw["grid"] + raw["seg_grid"]}
         assert resolved == recorded[name], name
 
 
 def test_search_spaces_change_the_model_their_variant_trains() -> None:
     for name in NAMES:
-        P.check_search_space(P.yaml_text(preset.render(name)), name)
-    raw = P.yaml_text(preset.render("mnist"))
+        check_search_space(yaml_text(preset.render(name)), name)
+    raw = yaml_text(preset.render("mnist"))
     raw["search"]["space"]["train.transfer.head_dropout"] = {"low": 0.0, "high": 0.5}
-    with pytest.raises(P.ParamsError, match="'train.transfer.head_dropout' does not change model 'mnist_cnn'"):
-        P.check_search_space(raw, "mnist")
+    with pytest.raises(ParamsError, match="'train.transfer.head_dropout' does not change model 'mnist_cnn'"):
+        check_search_space(raw, "mnist")
 
 
 def test_one_preset_per_study() -> None:
@@ -68,38 +69,38 @@ def test_one_preset_per_study() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_preset_resolves_every_variant(name: str) -> None:
-    raw = P.yaml_text(preset.render(name, offline=False))
+    raw = yaml_text(preset.render(name, offline=False))
     for variant in raw["grid"] + raw["seg_grid"]:
-        P.resolve(raw, variant)
-    offline = P.yaml_text(preset.render(name, offline=True))
+        resolve(raw, variant)
+    offline = yaml_text(preset.render(name, offline=True))
     assert offline["download"]["dataset"] == ("shapes" if raw["seg_grid"] else "mnist")
     assert offline["preprocess"]["max_samples"] == preset.OFFLINE_SAMPLES
     assert offline["grid"] == raw["grid"] and set(offline["variants"]) == set(raw["variants"])
     for variant in offline["grid"]:
-        t = P.resolve(offline, variant).train
+        t = resolve(offline, variant).train
         assert t.transfer.weights != "imagenet"  # falls back to random where no file is offline
         assert t.epochs <= preset.OFFLINE_EPOCHS and t.finetune.epochs <= preset.OFFLINE_EPOCHS
-        assert t.model == P.resolve(raw, variant).train.model  # the study's own models
+        assert t.model == resolve(raw, variant).train.model  # the study's own models
 
 
 def test_study_specifics() -> None:
-    sperm = P.yaml_text(preset.render("sperm_morphology", False))
+    sperm = yaml_text(preset.render("sperm_morphology", False))
     assert sperm["train"]["model"] == "vgg19" and sperm["grid"][0] == "A0" and len(sperm["grid"]) == 10
-    chest = P.resolve(P.yaml_text(preset.render("chest_xray", False)), "two_stage").train
+    chest = resolve(yaml_text(preset.render("chest_xray", False)), "two_stage").train
     assert (chest.model, chest.class_weights, chest.finetune.epochs > 0) == ("mobilenet_v3_large", "balanced", True)
-    lung = P.resolve(P.yaml_text(preset.render("lung_ct", False)), "vgg16_improved").train
+    lung = resolve(yaml_text(preset.render("lung_ct", False)), "vgg16_improved").train
     assert (lung.loss, lung.normalize, lung.transfer.init, lung.grad_clip > 0) == (
         "bce_with_logits",
         "dataset",
         "xavier_uniform",
         True,
     )
-    dogs = P.yaml_text(preset.render("dog_breeds", False))
+    dogs = yaml_text(preset.render("dog_breeds", False))
     assert {"mobilenet_v2", "resnet50", "vgg16", "vgg19", "cnn"} <= set(dogs["grid"])
-    seg = P.yaml_text(preset.render("lung_ct_seg", False))
-    first, improved = (P.resolve(seg, v).segment for v in ("unet_first", "unet_improved"))
+    seg = yaml_text(preset.render("lung_ct_seg", False))
+    first, improved = (resolve(seg, v).segment for v in ("unet_first", "unet_improved"))
     assert (first.optimizer, first.normalize, first.init) == ("adam", "none", "default")
     assert (improved.optimizer, improved.normalize, improved.init) == ("adamw", "dataset", "xavier_uniform")
     assert seg["download"]["dataset"] == "covid_ct_seg" and seg["preprocess"]["masks"] == "labels"
-    mnist = P.yaml_text(preset.render("mnist", False))
-    assert {P.resolve(mnist, v).train.model for v in mnist["grid"]} == {"mnist_cnn", "cnn_gru"}
+    mnist = yaml_text(preset.render("mnist", False))
+    assert {resolve(mnist, v).train.model for v in mnist["grid"]} == {"mnist_cnn", "cnn_gru"}

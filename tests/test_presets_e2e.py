@@ -21,9 +21,8 @@ import pytest
 import yaml
 
 from conftest import copy_project, sh
-from imgstudy import params as P
-from imgstudy.evaluation.compare import display_name
-from imgstudy.models import MODELS
+from imgstudy.evaluation.tables import display_name
+from imgstudy.params import resolve, yaml_text
 from tools import preset
 
 pytestmark = pytest.mark.heavy  # every test here runs `dvc repro` (conftest runs them first)
@@ -34,7 +33,6 @@ SHRINK = {
     ("segment", "epochs"): 1,
     ("robustness", "max_samples"): 20,
     ("compare", "bootstrap"): 50,
-    ("evaluate", "latency_repeats"): 0,  # latency: test_pipeline_e2e
     ("base", "threads"): 1,
 }
 
@@ -42,15 +40,15 @@ SHRINK = {
 def kind(raw: dict, name: str, section: str) -> tuple:
     """Model family (torchvision backbones are one family; each is tested by test_models) and one or
     two phases; for segmentation variants, the UNet encoder."""
-    p = P.resolve(raw, name)
+    p = resolve(raw, name)
     if section == "seg_grid":
         return ("unet", p.segment.unet.encoder)
-    family = MODELS[p.train.model].options if MODELS[p.train.model].options == "transfer" else p.train.model
+    family = "transfer" if p.train.model_group == "transfer" else p.train.model
     return (family, p.train.finetune.epochs > 0)
 
 
 def shrunk(name: str) -> dict:
-    raw = P.yaml_text(preset.render(name, offline=True))
+    raw = yaml_text(preset.render(name, offline=True))
     for (section, key), value in SHRINK.items():
         raw[section][key] = value
     raw["preprocess"]["size"] = min(raw["preprocess"]["size"], 32)

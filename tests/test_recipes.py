@@ -13,8 +13,9 @@ from torch import nn
 from conftest import classify_task, quadrant_images
 from imgstudy.models import build_model
 from imgstudy.training.augment import Augment, apply_policy, random_erase
+from imgstudy.training.fitting import FitConfig, Phase
 from imgstudy.training.inputs import Inputs
-from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.loop import fit
 from imgstudy.training.losses import LOSSES
 from imgstudy.training.mixing import MixedTarget, Mixing
 from imgstudy.training.optim import param_groups
@@ -207,14 +208,13 @@ def test_summary_counts_what_the_model_has() -> None:
 
 @pytest.mark.heavy  # left out of mutation runs: a minute of training per mutant
 def test_the_lr_range_test_ramps_the_rate_and_suggests_one_where_the_loss_falls(tmp_path) -> None:
-    from conftest import cnn_params, write_quadrant_store
-    from imgstudy import params as P
-    from stages import split
+    from conftest import cnn_params, split_store, write_quadrant_store
+    from imgstudy.params import resolve
     from tools import lr_find
 
     write_quadrant_store(tmp_path / "store", 320, test=40)
-    split.run(tmp_path / "store", tmp_path / "splits", "official", 0.2, 0.1, seed=0)
-    p = P.resolve(cnn_params(batch_size=32, optimizer="sgd"), "F0")
+    split_store(tmp_path, "official", 0.2, 0.1, seed=0)
+    p = resolve(cnn_params(batch_size=32, optimizer="sgd"), "F0")
     result = lr_find.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "out", "F0", 60, 1e-5, 100.0)
     lrs, losses = result["lr"], result["loss"]
     assert lrs[0] == pytest.approx(1e-5) and all(b / a == pytest.approx(lrs[1] / lrs[0]) for a, b in zip(lrs, lrs[1:]))

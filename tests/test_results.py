@@ -4,10 +4,11 @@ params.yaml that is not the study's preset."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from conftest import copy_project, project_env, sh
-from imgstudy import params as P
-from imgstudy.errors import UserError
+from conftest import copy_project, edit_params, project_env, sh
+from imgstudy.core.errors import UserError
+from imgstudy.params import read_yaml, yaml_text
 from tools import preset, results
 
 
@@ -39,8 +40,8 @@ def test_the_table_sets_ours_beside_the_study_and_checks_targets() -> None:
 
 @pytest.mark.parametrize("study", [p.stem for p in results.REPORTED.glob("*.yaml")])
 def test_reported_rows_name_variants_of_the_preset_grid(study: str) -> None:
-    raw = P.yaml_text(preset.render(study))
-    reported = P.read_yaml(results.REPORTED / f"{study}.yaml")
+    raw = yaml_text(preset.render(study))
+    reported = read_yaml(results.REPORTED / f"{study}.yaml")
     fake = report(**{v: 0.5 + i / 100 for i, v in enumerate(raw["grid"])})
     for row in reported["rows"]:
         results.value(row["ours"], fake)  # a KeyError names a variant the preset does not build
@@ -63,7 +64,7 @@ def test_the_committed_lock_holds_only_the_stages_of_the_study(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path / "study")
     monkeypatch.setenv("PATH", project_env()["PATH"])  # this interpreter's dvc
     names = results.stage_names()
-    grid = P.yaml_text(preset.render("mnist"))["grid"]
+    grid = yaml_text(preset.render("mnist"))["grid"]
     assert {"download", "compare", "report"} <= names and {f"train@{v}" for v in grid} <= names
     assert "train@F4" not in names and not any(n.startswith("seg_") for n in names), names
     lock = "schema: '2.0'\nstages:\n  train@F4:\n    cmd: old\n    deps:\n    - path: a\n  compare:\n    cmd: now\n"
@@ -71,20 +72,39 @@ def test_the_committed_lock_holds_only_the_stages_of_the_study(tmp_path, monkeyp
     assert kept == "schema: '2.0'\nstages:\n  compare:\n    cmd: now\n"
 
 
+@pytest.mark.heavy
 def test_the_check_names_the_code_a_study_ran_that_has_changed_since(tmp_path, monkeypatch) -> None:
-    """A copy of the project whose stages/compare.py was edited after results/mnist was built: the check
-    names that file for the compare stage alone, and none of the outputs (the results folder keeps none)."""
+    """A study built up to split, then its stages/split.py edited: the check names that file for the split
+    stage alone (download and preprocess ran other files), and none of the outputs."""
+    root = tmp_path / "project"
+    copy_project(root)
+    edit_params(root, {"preprocess.max_samples": 300, "preprocess.size": 16})
+    sh(root, "git", "init", "-q")
+    sh(root, "dvc", "repro", "split")
+    sh(root, "git", "add", "-A")
+    built = tmp_path / "built"
+    built.mkdir()
+    for name in ("params.yaml", "dvc.lock"):
+        (built / name).write_bytes((root / name).read_bytes())
+    with (root / "stages" / "split.py").open("a") as f:
+        f.write("# edited after the study was built\n")
+    monkeypatch.setenv("PATH", project_env()["PATH"])  # this interpreter's dvc
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    stale = results.stale_code(built / "params.yaml", built / "dvc.lock", root)
+    built_stages = ("download", "preprocess", "split")  # the others were never built: every dep is new to them
+    assert {s: paths for s, paths in stale.items() if s in built_stages} == {"split": ["stages/split.py"]}, stale
+
+
+def test_a_study_whose_params_no_longer_fit_the_pipeline_is_stale(tmp_path, monkeypatch) -> None:
+    """results/<study>/params.yaml from before a params key was added: every stage is named stale, with why."""
     root = tmp_path / "project"
     copy_project(root)
     sh(root, "git", "init", "-q")
     sh(root, "git", "add", "-A")
-    with (root / "stages" / "compare.py").open("a") as f:
-        f.write("# edited after the study was built\n")
-    monkeypatch.setenv("PATH", project_env()["PATH"])  # this interpreter's dvc
-    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-    study = results.ROOT / "results" / "mnist"
-    stale = results.stale_code(study / "params.yaml", study / "dvc.lock", root)
-    assert "stages/compare.py" in stale["compare"]
-    assert [s for s, paths in stale.items() if "stages/compare.py" in paths] == ["compare"]
-    listed = {path for paths in stale.values() for path in paths}
-    assert not listed & {"models", "metrics", "data/store", "data/splits", "compare", "data/predictions"}, listed
+    old = read_yaml(root / "params.yaml")
+    del old["paths"]["timings"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(old))
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    monkeypatch.setenv("PATH", project_env()["PATH"])
+    stale = results.stale_code(tmp_path / "params.yaml", tmp_path / "dvc.lock", root)
+    assert list(stale) == ["(every stage)"] and "paths.timings" in stale["(every stage)"][0], stale

@@ -8,9 +8,8 @@ import numpy as np
 import optuna
 import yaml
 
-from conftest import cnn_params, quadrant_images
+from conftest import cnn_params, quadrant_images, split_store
 from imgstudy.data.store import write_store
-from stages import split
 from tools import search
 
 
@@ -26,7 +25,7 @@ def store_with_a_meaningless_test_split(folder: Path) -> None:
 
 def test_random_search_saves_resumes_and_writes_the_best(tmp_path: Path) -> None:
     store_with_a_meaningless_test_split(tmp_path / "store")
-    split.run(tmp_path / "store", tmp_path / "splits", "official", 0.25, 0.1, seed=0)
+    split_store(tmp_path, "official", 0.25, 0.1, seed=0)
     raw = cnn_params(epochs=3, batch_size=32)
     raw["search"].update(
         sampler="random",
@@ -56,7 +55,7 @@ def test_random_search_saves_resumes_and_writes_the_best(tmp_path: Path) -> None
 
 def test_tpe_search_minimizes_the_validation_loss(tmp_path: Path) -> None:
     store_with_a_meaningless_test_split(tmp_path / "store")
-    split.run(tmp_path / "store", tmp_path / "splits", "official", 0.25, 0.1, seed=0)
+    split_store(tmp_path, "official", 0.25, 0.1, seed=0)
     raw = cnn_params(epochs=3, batch_size=32)
     raw["search"].update(
         sampler="tpe",

@@ -17,7 +17,6 @@ import torch
 from PIL import Image
 
 from httpserver import Server
-from imgstudy import params as P
 from imgstudy.data import prepare
 from imgstudy.data.catalog import dataset
 from imgstudy.data.masks import MaskSpec, resize_masks, to_classes, window
@@ -26,12 +25,15 @@ from imgstudy.data.sources.shapes import draw_shapes
 from imgstudy.data.store import open_store
 from imgstudy.evaluation.segmetrics import hd95, image_score, overlap, per_image, summarize
 from imgstudy.models.unet import ENCODERS, build_unet
+from imgstudy.params import Preprocess, read_yaml, resolve
+from imgstudy.pipeline import download, preprocess, seg_evaluate, split, train
+from imgstudy.training import checkpoint
 from imgstudy.training.augment import Augment
+from imgstudy.training.fitting import FitConfig, Phase
 from imgstudy.training.inputs import Inputs
-from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.loop import fit
 from imgstudy.training.segment import SEG_LOSSES
 from imgstudy.training.tasks import SegmentTask, batch_dice
-from stages import download, preprocess, seg_evaluate, seg_train, split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -242,10 +244,10 @@ def test_an_interrupted_segmentation_run_resumes_to_the_same_weights(tmp_path: P
         assert torch.equal(a, b)
 
 
-def seg_params(**changes) -> P.Preprocess:
-    raw = P.read_yaml(ROOT / "params.yaml")
+def seg_params(**changes) -> Preprocess:
+    raw = read_yaml(ROOT / "params.yaml")
     raw["preprocess"].update({"size": 16, "max_samples": 0, "max_bad_fraction": 0.5, **changes})
-    return P.resolve(raw).preprocess
+    return resolve(raw).preprocess
 
 
 def write_pairs(root: Path) -> None:
@@ -265,7 +267,7 @@ def test_pairs_are_matched_by_name_and_every_unusable_pair_is_reported(tmp_path:
     Image.new("L", (24, 20)).save(src / "masks" / "5_mask.png")  # wrong size for image 5
     (src / "masks" / "4_mask.png").write_bytes(b"not a png")  # unreadable
     dataset("masks", str(src)).fetch(tmp_path / "raw/masks", "auto")
-    summary = preprocess.run(
+    summary = prepare.preprocess(
         "masks", str(src), "", tmp_path / "raw", tmp_path / "store", tmp_path / "reports", seg_params(), seed=0
     )
     with open(tmp_path / "reports/decode_errors.csv") as f:
@@ -312,24 +314,28 @@ def test_nifti_volumes_download_window_and_slice_into_pairs(tmp_path: Path) -> N
 def test_the_segmentation_stages_learn_generated_shapes(tmp_path: Path) -> None:
     """download -> preprocess -> split -> seg_train -> seg_evaluate in this process (their `dvc repro`,
     outputs and rebuild check: the lung_ct_seg build in test_presets_e2e, at one epoch)."""
-    raw = P.read_yaml(ROOT / "params.yaml")
+    raw = read_yaml(ROOT / "params.yaml")
     raw["download"]["dataset"] = "shapes"
     raw["preprocess"].update(size=32, max_samples=450)
     raw["split"]["test"] = "fraction"
     raw["segment"].update(epochs=4, batch_size=16, overlays=2)
     raw["segment"]["unet"].update(depth=2, width=8)
     raw["base"]["threads"] = 1
-    p = P.resolve(raw)
-    d, sp, seed = p.download, p.split, p.base.seed
-    download.run(d.dataset, d.location, d.checksum, d.source, tmp_path / "raw")
+    p = resolve(raw)
     store, splits = tmp_path / "store", tmp_path / "splits"
-    preprocess.run(d.dataset, d.location, d.checksum, tmp_path / "raw", store, tmp_path / "reports", p.preprocess, seed)
-    split.run(store, splits, sp.test, sp.val_fraction, sp.test_fraction, seed)
-    history = seg_train.run(p, store, splits, tmp_path / "m", tmp_path / "live", "U")
-    assert len(history) == 4
-    test = seg_evaluate.run(p, store, splits, tmp_path / "m", tmp_path / "metrics", tmp_path)
+    download.run(p, download.Files(tmp_path / "raw"))
+    preprocess.run(p, preprocess.Files(tmp_path / "raw", store, tmp_path / "reports"))
+    split.run(p, split.Files(store, splits))
+    files = train.Files("U", store, splits, tmp_path / "m", tmp_path / "live", tmp_path / "t")
+    trained = train.run(p, files, "segmenter")
+    assert len(trained["history"]) == 4
+    _, card = checkpoint.load(tmp_path / "m/model.pt", torch.device("cpu"))
+    assert card.kind == "segmenter" and card.classes == ["background", "foreground"] and "val_dice" in card.scores
+    files = seg_evaluate.Files("U", store, splits, tmp_path / "m", tmp_path / "metrics", tmp_path, tmp_path / "s.npz")
+    test = seg_evaluate.run(p, files)
     assert test["dice_mean"] > 0.9 and test["iou_mean"] > 0.8, test  # generated shapes are learnable fast
-    assert test["images"] == 45 and json.loads((tmp_path / "metrics/test.json").read_text()) == test
+    assert test["images"] == 45
+    assert {"variant": "U", **json.loads((tmp_path / "metrics/test.json").read_text())} == test
 
 
 def test_a_csv_manifest_of_pairs_keeps_its_split_and_reports_missing_files(tmp_path: Path) -> None:
@@ -344,7 +350,7 @@ def test_a_csv_manifest_of_pairs_keeps_its_split_and_reports_missing_files(tmp_p
     )
     (src / "pairs.csv").write_text("\n".join(rows) + "\n")
     dataset("masks_csv", str(src / "pairs.csv")).fetch(tmp_path / "raw/masks_csv", "auto")
-    summary = preprocess.run(
+    summary = prepare.preprocess(
         "masks_csv",
         str(src / "pairs.csv"),
         "",

@@ -13,11 +13,11 @@ import pytest
 
 from conftest import require
 from httpserver import Faults, Server
+from imgstudy.core.errors import DownloadError, SourceError
 from imgstudy.data.catalog import MNIST
 from imgstudy.data.fetch import download
 from imgstudy.data.formats import NumpyOnlyUnpickler, read_idx, write_idx
 from imgstudy.data.sources.idx import IdxDataset
-from imgstudy.errors import DownloadError, SourceError
 
 RNG = np.random.default_rng(0)
 

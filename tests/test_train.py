@@ -9,42 +9,51 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import classify_task, cnn_params, quadrant_images, write_quadrant_store
-from imgstudy import params as P
+from conftest import (
+    classify_task,
+    cnn_params,
+    evaluate_variant,
+    quadrant_images,
+    split_store,
+    train_variant,
+    write_quadrant_store,
+)
+from imgstudy.params import Params, read_yaml, resolve
+from imgstudy.pipeline import explain
 from imgstudy.training import checkpoint
+from imgstudy.training.fitting import FitConfig, Phase
 from imgstudy.training.inputs import Inputs
-from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.loop import fit
 from imgstudy.training.losses import LOSSES
-from stages import evaluate, explain, split, train
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> tuple[Path, P.Params]:
+def study(tmp_path_factory) -> tuple[Path, Params]:
     root = tmp_path_factory.mktemp("synthetic")
     write_quadrant_store(root / "store", 480, test=80)
-    split.run(root / "store", root / "splits", "official", 0.2, 0.1, seed=0)
-    return root, P.resolve(cnn_params(epochs=3, batch_size=32), "F0")
+    split_store(root, "official", 0.2, 0.1, seed=0)
+    return root, resolve(cnn_params(epochs=3, batch_size=32), "F0")
 
 
 def test_train_learns_and_evaluate_scores_it(study) -> None:
     root, p = study
-    history = train.run(p, root / "store", root / "splits", root / "m", root / "live")
-    assert len(history) == 3 and history[-1].metrics["val_acc"] > 0.9
-    summary = evaluate.run(
-        p, "F0", root / "store", root / "splits", root / "m", root / "metrics", root / "plots", root / "pred.npz"
-    )
+    history = train_variant(p, root, "m")["history"]
+    assert len(history) == 3 and history[-1]["val_acc"] > 0.9
+    summary = evaluate_variant(p, root, "m")
     assert summary["accuracy"] > 0.9 and summary["samples"] == 80 and summary["roc_auc"] > 0.9
-    assert json.loads((root / "metrics/test.json").read_text()) == summary
+    assert {"variant": "F0", **json.loads((root / "metrics/test.json").read_text())} == summary
 
     # The checkpoint is the best epoch and carries what is needed to use it again.
     model, card = checkpoint.load(root / "m/model.pt", torch.device("cpu"))
-    best = min(history, key=lambda r: r.metrics["val_loss"])
-    assert card.epoch == best.epoch and card.val_loss == pytest.approx(best.metrics["val_loss"])
+    best = min(range(3), key=lambda e: history[e]["val_loss"])
+    assert card.epoch == best and card.scores["val_loss"] == pytest.approx(history[best]["val_loss"])
+    assert card.kind == "classifier" and set(card.scores) == {"val_loss", "val_acc"}
     assert card.classes == ["tl", "tr", "bl", "br"] and card.image_size == 16
     assert card.params["train"]["lr"] == 0.003
-    assert P.read_yaml(root / "m/params.yaml")["train"]["epochs"] == 3
+    assert read_yaml(root / "m/params.yaml")["train"]["epochs"] == 3
 
-    result = explain.run(p, root / "store", root / "splits", root / "m", root / "cam", root / "metrics")
+    files = explain.Files("F0", root / "store", root / "splits", root / "m", root / "cam", root / "metrics")
+    result = explain.run(p, files)
     written = sorted(w.name for w in (root / "cam").glob("*.png"))
     assert written == [
         "class_000_tl.png",
@@ -61,7 +70,7 @@ def test_train_learns_and_evaluate_scores_it(study) -> None:
 def test_same_seed_same_weights(study) -> None:
     root, p = study
     for run in ("a", "b"):
-        train.run(p, root / "store", root / "splits", root / run, root / f"live_{run}")
+        train_variant(p, root, run)
     a = torch.load(root / "a/model.pt", weights_only=True)["state_dict"]
     b = torch.load(root / "b/model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -105,24 +114,15 @@ def test_inputs_standardize_per_channel_and_convert_channels() -> None:
 
 def test_kfold_trains_one_model_per_fold_and_reports_mean_and_std(tmp_path) -> None:
     write_quadrant_store(tmp_path / "store", 240, test=40)
-    sizes = split.run(tmp_path / "store", tmp_path / "splits", "official", 0.2, 0.1, seed=0, folds=3)
+    sizes = split_store(tmp_path, "official", 0.2, 0.1, seed=0, folds=3)
     assert sizes["folds"] == 3 and len(np.load(tmp_path / "splits/cv_pool.npy")) == 200
-    p = P.resolve(cnn_params(epochs=2, batch_size=32), "F0")
-    train.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "m", tmp_path / "live")
+    p = resolve(cnn_params(epochs=2, batch_size=32), "F0")
+    train_variant(p, tmp_path, "m")
     cv = json.loads((tmp_path / "m/cv.json").read_text())
     accs = [f["val_acc"] for f in cv["folds"]]
     assert len(accs) == 3 and cv["val_acc_mean"] == pytest.approx(np.mean(accs))
     assert cv["val_acc_std"] == pytest.approx(np.std(accs, ddof=1))
-    summary = evaluate.run(
-        p,
-        "F0",
-        tmp_path / "store",
-        tmp_path / "splits",
-        tmp_path / "m",
-        tmp_path / "metrics",
-        tmp_path / "plots",
-        tmp_path / "pred.npz",
-    )
+    summary = evaluate_variant(p, tmp_path, "m")
     assert summary["val_acc_mean"] == cv["val_acc_mean"]
 
 
@@ -135,19 +135,10 @@ def test_evaluate_takes_the_binary_threshold_from_validation(tmp_path) -> None:
     top = (labels < 2).astype(np.int64)  # binary: the square in the top half or not
     official = np.where(np.arange(240) < 180, "train", "test")
     write_store(tmp_path / "store", images, top, ["bottom", "top"], [f"s#{i}" for i in range(240)], official, {})
-    split.run(tmp_path / "store", tmp_path / "splits", "official", 0.3, 0.1, seed=0)
-    p = P.resolve(cnn_params(epochs=1, batch_size=32, lr=0.0005), "F0")
-    train.run(p, tmp_path / "store", tmp_path / "splits", tmp_path / "m", tmp_path / "live")
-    summary = evaluate.run(
-        p,
-        "F0",
-        tmp_path / "store",
-        tmp_path / "splits",
-        tmp_path / "m",
-        tmp_path / "metrics",
-        tmp_path / "plots",
-        tmp_path / "pred.npz",
-    )
+    split_store(tmp_path, "official", 0.3, 0.1, seed=0)
+    p = resolve(cnn_params(epochs=1, batch_size=32, lr=0.0005), "F0")
+    train_variant(p, tmp_path, "m")
+    summary = evaluate_variant(p, tmp_path, "m")
     model, card = checkpoint.load(tmp_path / "m/model.pt", torch.device("cpu"))
     st = open_store(tmp_path / "store")
     thresholds = {}

@@ -14,8 +14,9 @@ from conftest import classify_task, quadrant_images, require
 from imgstudy.models import build_model
 from imgstudy.models import weights as W
 from imgstudy.models.transfer import ARCHS, adapt_first_conv
+from imgstudy.training.fitting import FitConfig, Phase
 from imgstudy.training.inputs import Inputs
-from imgstudy.training.loop import FitConfig, Phase, fit
+from imgstudy.training.loop import fit
 from imgstudy.training.losses import LOSSES
 from imgstudy.training.optim import make_optimizer, param_groups
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from imgstudy.core.cli import cli
 from imgstudy.serving.export import export
-from stages import cli
 
 
 @cli

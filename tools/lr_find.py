@@ -20,14 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from imgstudy import params as P
+from imgstudy.core.cli import cli
 from imgstudy.data.store import load_split, open_store
+from imgstudy.params import Params, load
 from imgstudy.training.classify import make_task, prepare
-from imgstudy.training.loop import Task
+from imgstudy.training.fitting import Task
 from imgstudy.training.optim import make_optimizer, param_groups
 from imgstudy.training.precision import Precision, choose_precision
 from imgstudy.training.runtime import select_device, setup_runtime
-from stages import cli
 
 
 def lr_range_test(
@@ -104,27 +104,29 @@ def plot(path, lrs: list[float], losses: list[float], suggested: float) -> None:
     plt.close(fig)
 
 
-def run(p: P.Params, store: Path, splits: Path, out: Path, variant: str, steps: int, start: float, end: float) -> dict:
-    setup_runtime(p.base.seed, p.base.threads)
-    device, t = select_device(p.base.device), p.train
-    precision = choose_precision(t.speed.precision, device)
-    st = open_store(store)
-    train, val = load_split(st, splits, "train"), load_split(st, splits, "val")
-    inputs, model, loss_fn = prepare(t, st, train, device, p.base.seed)
-    task = make_task(t, train, val, inputs, loss_fn, device, precision)
+def run(
+    params: Params, store: Path, splits: Path, out: Path, variant: str, steps: int, start: float, end: float
+) -> dict:
+    setup_runtime(params.base.seed, params.base.threads)
+    device, settings = select_device(params.base.device), params.train
+    precision = choose_precision(settings.speed.precision, device)
+    opened = open_store(store)
+    train_split, val_split = load_split(opened, splits, "train"), load_split(opened, splits, "val")
+    inputs, model, loss_fn = prepare(settings, opened, train_split, device, params.base.seed)
+    task = make_task(settings, train_split, val_split, inputs, loss_fn, device, precision)
     lrs, losses = lr_range_test(
         model,
         task,
-        t.optimizer,
+        settings.optimizer,
         device,
         precision,
         start=start,
         end=end,
         steps=steps,
-        batch_size=t.batch_size,
-        seed=p.base.seed,
-        weight_decay=t.weight_decay,
-        momentum=t.momentum,
+        batch_size=settings.batch_size,
+        seed=params.base.seed,
+        weight_decay=settings.weight_decay,
+        momentum=settings.momentum,
     )
     result = {"variant": variant, "suggested_lr": suggest(lrs, losses), "lr": lrs, "loss": losses}
     out.mkdir(parents=True, exist_ok=True)
@@ -143,8 +145,11 @@ def main() -> None:
     parser.add_argument("--end", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=Path("lr_find"))
     args = parser.parse_args()
-    p = P.load(args.params, args.variant)
-    result = run(p, Path(p.paths.store), Path(p.paths.splits), args.out, args.variant, args.steps, args.start, args.end)
+    params = load(args.params, args.variant)
+    paths = params.paths
+    result = run(
+        params, Path(paths.store), Path(paths.splits), args.out, args.variant, args.steps, args.start, args.end
+    )
     print(
         f"lr_find {args.variant}: suggested lr {result['suggested_lr']:.3g} (loss against lr: "
         f"{args.out / (args.variant + '.png')})"

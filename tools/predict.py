@@ -16,14 +16,14 @@ import json
 import sys
 from pathlib import Path
 
-from imgstudy import params as P
+from imgstudy.core.cli import cli
+from imgstudy.params import load
 from imgstudy.serving.predict import Predictor, expand_inputs
 from imgstudy.training.runtime import select_device
-from stages import cli
 
 
 def default_model() -> Path:
-    return Path(P.load("params.yaml").paths.best) / "model.pt"
+    return Path(load("params.yaml").paths.best) / "model.pt"
 
 
 def write(rows: list[dict], out: str, k: int) -> None:

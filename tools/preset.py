@@ -25,9 +25,9 @@ from pathlib import Path
 
 import yaml
 
-from imgstudy import params as P
-from imgstudy.errors import ParamsError
-from stages import cli
+from imgstudy.core.cli import cli
+from imgstudy.core.errors import ParamsError
+from imgstudy.params import merge, resolve, yaml_text
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE_SAMPLES, OFFLINE_SIZE, OFFLINE_EPOCHS = 2000, 64, 3
@@ -49,14 +49,14 @@ def default_params(root: Path = ROOT) -> dict:
                 "onto; restore the default study's params.yaml first"
             )
         text = shown.stdout
-    return P.yaml_text(text, "params.yaml")
+    return yaml_text(text, "params.yaml")
 
 
 def read_preset(name: str) -> dict:
     path = ROOT / "studies" / f"{name}.yaml"
     if not path.is_file():
         raise ParamsError(f"unknown study {name!r}; presets: {presets()}")
-    return P.yaml_text(path.read_text(), str(path))
+    return yaml_text(path.read_text(), str(path))
 
 
 def offline_params(doc: dict) -> dict:
@@ -88,10 +88,10 @@ def offline_params(doc: dict) -> dict:
 
 def render(name: str, offline: bool = False, root: Path = ROOT) -> str:
     """The complete params text of a preset, checked against the schema before anything is written."""
-    doc = P.merge(default_params(root), read_preset(name))
+    doc = merge(default_params(root), read_preset(name))
     if offline:
         doc = offline_params(doc)
-    P.resolve(doc, source=f"studies/{name}.yaml")  # fails here, naming the key, if invalid
+    resolve(doc, source=f"studies/{name}.yaml")  # fails here, naming the key, if invalid
     flag = " --offline" if offline else ""
     header = (
         f"{MARKER} {name}{flag}`: the default params.yaml merged with studies/{name}.yaml.\n"

@@ -25,10 +25,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.machine import cpu_record
-from imgstudy import params as P
-from imgstudy.errors import UserError
-from stages import cli
+from imgstudy.core.cli import cli
+from imgstudy.core.errors import UserError
+from imgstudy.core.machine import machine_record
+from imgstudy.core.timings import read_timings
+from imgstudy.params import Params, load, read_yaml
 from tools.preset import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,21 +101,26 @@ def reported_table(reported: dict, report: dict) -> list[str]:
     return lines
 
 
-def time_table(report: dict, models: Path) -> list[str]:
+def time_table(report: dict, models: Path, timings: Path) -> list[str]:
+    """Epochs and training minutes per variant: from the timings this machine recorded (outside the
+    hashed outputs), "-" for a variant trained elsewhere (pulled through the run cache)."""
+    times = read_timings(timings)
     lines = ["| variant | epochs (best) | train min | accuracy |", "|---|---|---|---|"]
     for name, row in report["variants"].items():
         summary = json.loads((models / name / "summary.json").read_text())
+        seconds = times.get(f"{name}.train", {}).get("seconds")
+        minutes = "-" if seconds is None else f"{seconds / 60:.1f}"
         lines.append(
-            f"| {name} | {summary['epochs']} ({row['metrics']['best_epoch']}) | {summary['seconds'] / 60:.1f} "
+            f"| {name} | {summary['epochs']} ({row['metrics']['best_epoch']}) | {minutes} "
             f"| {row['metrics']['accuracy']:.4f} |"
         )
     return lines
 
 
-def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[str], note: str) -> str:
-    cpu = cpu_record()
+def readme(study: str, reported: dict, report: dict, built: Params, plots: list[str], note: str) -> str:
+    cpu = machine_record()
     omp = os.environ.get("OMP_NUM_THREADS")
-    threads = omp or (p.base.threads or "all cores")
+    threads = omp or (built.base.threads or "all cores")
     pin = f"OMP_NUM_THREADS={omp} " if omp else ""  # bf16 sums depend on the thread count: the command says it
     code = ["imgstudy", "stages", "tools", "dvc.yaml", "studies", "requirements.txt"]  # not the study's params
     dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no", "--", *code) else ""
@@ -135,12 +141,12 @@ def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[st
         "",
         "From compare.md (test set; brackets: bootstrap intervals):",
         "",
-        (Path(p.paths.compare) / "compare.md").read_text().strip(),
+        (Path(built.paths.compare) / "compare.md").read_text().strip(),
         "",
         "## Wall time per variant (training)",
         "",
         *([note, ""] if note else []),
-        *time_table(report, Path(p.paths.models)),
+        *time_table(report, Path(built.paths.models), Path(built.paths.timings)),
         "",
         "## Deviations from the study",
         "",
@@ -156,9 +162,9 @@ def readme(study: str, reported: dict, report: dict, p: P.Params, plots: list[st
 
 def write(study: str, params: Path, out: Path, note: str = "") -> Path:
     check_built(study, params)
-    p = P.load(params, P.read_yaml(params)["grid"][0])
-    reported = P.read_yaml(REPORTED / f"{study}.yaml")
-    compare = Path(p.paths.compare)
+    built = load(params, read_yaml(params)["grid"][0])
+    reported = read_yaml(REPORTED / f"{study}.yaml")
+    compare = Path(built.paths.compare)
     report = json.loads((compare / "compare.json").read_text())
     if out.exists():
         shutil.rmtree(out)
@@ -170,14 +176,14 @@ def write(study: str, params: Path, out: Path, note: str = "") -> Path:
     plots = sorted(f.name for f in (compare / "plots").glob("*.png"))
     for name in plots:
         shutil.copy2(compare / "plots" / name, out / "plots" / name)
-    (out / "README.md").write_text(readme(study, reported, report, p, plots, note))
+    (out / "README.md").write_text(readme(study, reported, report, built, plots, note))
     return out
 
 
 def stale_code(params: Path, lock: Path, root: Path = ROOT) -> dict[str, list[str]]:
     """{stage: [paths]} of the stages whose source deps in `lock` (code: what no stage writes) differ from
     `root`'s working tree. Outputs are not compared: a results folder keeps none of them."""
-    entries = P.read_yaml(lock)["stages"].values()
+    entries = read_yaml(lock)["stages"].values()
     outs = {out["path"] for entry in entries for out in entry.get("outs", [])}
     with tempfile.TemporaryDirectory() as tmp:
         for name in git("-C", str(root), "ls-files").splitlines():
@@ -187,7 +193,10 @@ def stale_code(params: Path, lock: Path, root: Path = ROOT) -> dict[str, list[st
         shutil.copy2(params, Path(tmp) / "params.yaml")
         shutil.copy2(lock, Path(tmp) / "dvc.lock")
         git("-C", tmp, "init", "-q")
-        status = run(*DVC, "status", "--json", cwd=tmp)
+        try:
+            status = run(*DVC, "status", "--json", cwd=tmp)
+        except subprocess.CalledProcessError as e:  # the study's params no longer fit the pipeline
+            return {"(every stage)": [e.stderr.strip().splitlines()[-1] if e.stderr.strip() else str(e)]}
     stale = {}
     for stage, changes in json.loads(status or "{}").items():
         deps = [c.get("changed deps", {}) for c in changes if isinstance(c, dict)]

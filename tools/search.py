@@ -22,13 +22,14 @@ from pathlib import Path
 import optuna
 import yaml
 
-from imgstudy import params as P
-from stages import cli, train
+from imgstudy.core.cli import cli
+from imgstudy.params import Params, SearchDim, check_search_space, read_yaml, resolve
+from imgstudy.pipeline import train
 
 OUT = Path("search")
 
 
-def suggest(trial: optuna.Trial, key: str, dim: P.SearchDim):
+def suggest(trial: optuna.Trial, key: str, dim: SearchDim):
     if dim.choices is not None:
         return trial.suggest_categorical(key, dim.choices)
     if dim.integer:
@@ -36,7 +37,7 @@ def suggest(trial: optuna.Trial, key: str, dim: P.SearchDim):
     return trial.suggest_float(key, dim.low, dim.high, log=dim.log)
 
 
-def with_values(raw: dict, variant: str, values: dict) -> P.Params:
+def with_values(raw: dict, variant: str, values: dict) -> Params:
     """The variant's params with the trial's values set under variants.<variant>."""
     raw = json.loads(json.dumps(raw))  # deep copy
     override = raw["variants"].setdefault(variant, {})
@@ -46,45 +47,48 @@ def with_values(raw: dict, variant: str, values: dict) -> P.Params:
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
-    return P.resolve(raw, variant, source="search trial")
+    return resolve(raw, variant, source="search trial")
 
 
 def run(raw: dict, store: Path, splits: Path, out: Path) -> optuna.Study:
-    s = P.check_search_space(raw).search
+    space = check_search_space(raw).search
     out.mkdir(parents=True, exist_ok=True)
     sampler = (
         optuna.samplers.TPESampler(seed=raw["base"]["seed"])
-        if s.sampler == "tpe"
+        if space.sampler == "tpe"
         else optuna.samplers.RandomSampler(seed=raw["base"]["seed"])
     )
     study = optuna.create_study(
         study_name="search",
         storage=f"sqlite:///{out / 'study.db'}",
         load_if_exists=True,
-        direction="maximize" if s.metric == "val_acc" else "minimize",
+        direction="maximize" if space.metric == "val_acc" else "minimize",
         sampler=sampler,
     )
 
     def objective(trial: optuna.Trial) -> float:
-        values = {key: suggest(trial, key, dim) for key, dim in s.space.items()}
-        p = with_values(raw, s.variant, values)
+        values = {key: suggest(trial, key, dim) for key, dim in space.space.items()}
+        params = with_values(raw, space.variant, values)
         with tempfile.TemporaryDirectory() as tmp:
-            history = train.run(p, store, splits, Path(tmp) / "model", Path(tmp) / "live")
+            files = train.Files(
+                space.variant, store, splits, Path(tmp) / "model", Path(tmp) / "live", Path(tmp) / "times"
+            )
+            history = train.run(params, files)["history"]
             cv = Path(tmp) / "model" / "cv.json"
             if cv.is_file():  # split wrote k folds: the mean over the held-out folds, not one val split
-                return json.loads(cv.read_text())[f"{s.metric}_mean"]
-        scores = [r.metrics[s.metric] for r in history]
-        return max(scores) if s.metric == "val_acc" else min(scores)
+                return json.loads(cv.read_text())[f"{space.metric}_mean"]
+        scores = [epoch[space.metric] for epoch in history]
+        return max(scores) if space.metric == "val_acc" else min(scores)
 
     done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
-    study.optimize(objective, n_trials=max(0, s.trials - done))
+    study.optimize(objective, n_trials=max(0, space.trials - done))
     best = study.best_trial
-    sets = [f"variants.{s.variant}.{key}={value}" for key, value in best.params.items()]
+    sets = [f"variants.{space.variant}.{key}={value}" for key, value in best.params.items()]
     (out / "best.yaml").write_text(
         yaml.safe_dump(
             {
-                "variant": s.variant,
-                "metric": s.metric,
+                "variant": space.variant,
+                "metric": space.metric,
                 "value": best.value,
                 "trial": best.number,
                 "params": best.params,
@@ -103,8 +107,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    raw = P.read_yaml(args.params)
-    paths = P.resolve(raw).paths
+    raw = read_yaml(args.params)
+    paths = resolve(raw).paths
     study = run(raw, Path(paths.store), Path(paths.splits), args.out)
     print((args.out / "best.yaml").read_text())
     print(f"{len(study.trials)} trials in {args.out / 'study.db'}")

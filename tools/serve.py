@@ -15,16 +15,16 @@ from pathlib import Path
 
 import uvicorn
 
-from imgstudy import params as P
-from imgstudy.errors import UserError
+from imgstudy.core.cli import cli
+from imgstudy.core.errors import UserError
+from imgstudy.params import load
 from imgstudy.serving.webapp import create_app
-from stages import cli
 
 
 def trained_models(params_file: str) -> tuple[dict[str, Path], str]:
-    p = P.load(params_file)
-    found = {v: Path(p.paths.models) / v / "model.pt" for v in p.grid}
-    found["best"] = Path(p.paths.best) / "model.pt"
+    study = load(params_file)
+    found = {v: Path(study.paths.models) / v / "model.pt" for v in study.grid}
+    found["best"] = Path(study.paths.best) / "model.pt"
     found = {name: path for name, path in found.items() if path.is_file()}
     if not found:
         raise UserError("no trained model found: run `dvc repro` first")
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--max-mb", type=float, default=10.0, help="largest accepted upload")
     args = parser.parse_args()
     models, default = trained_models(args.params)
-    report = Path(P.load(args.params).paths.reports) / "study.html"
+    report = Path(load(args.params).paths.reports) / "study.html"
     app = create_app(models, default, int(args.max_mb * 1e6), report)
     uvicorn.run(app, host=args.host, port=args.port)
 

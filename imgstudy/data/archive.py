@@ -9,7 +9,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from imgstudy.errors import UnsafeArchive
+from imgstudy.core.errors import UnsafeArchive
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 

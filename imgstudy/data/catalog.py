@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from imgstudy.core.errors import SourceError
+from imgstudy.core.registry import Registry
 from imgstudy.data.raw import Dataset
 from imgstudy.data.sources.arrays import DigitsDataset, NpzDataset
 from imgstudy.data.sources.files import FilesDataset
 from imgstudy.data.sources.idx import IdxDataset
 from imgstudy.data.sources.pairs import NiftiSegDataset, PairsDataset
 from imgstudy.data.sources.shapes import ShapesDataset
-from imgstudy.errors import SourceError
-from imgstudy.registry import Registry
 
 DATASETS: Registry[Dataset] = Registry("dataset")
 GENERIC: dict[str, Callable[[str, str | None], Dataset]] = {  # kind -> builder(location, checksum)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from imgstudy.errors import DownloadError
+from imgstudy.core.errors import DownloadError
+from imgstudy.params.data import checksum_parts
 
 CHUNK = 1 << 20
 
@@ -23,15 +24,6 @@ def digest_of(path: Path, algorithm: str = "sha256") -> str:
         for block in iter(lambda: f.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def parse_checksum(checksum: str) -> tuple[str, str]:
-    """'sha256:<hex>', 'md5:<hex>' or a bare sha256 hex -> (algorithm, hex)."""
-    algorithm, _, value = checksum.rpartition(":")
-    algorithm = algorithm or "sha256"
-    if algorithm not in ("sha256", "md5") or not value:
-        raise ValueError(f"checksum {checksum!r}: expected sha256:<hex> or md5:<hex>")
-    return algorithm, value.lower()
 
 
 def _transfer(url: str, part: Path, timeout: float) -> None:
@@ -66,7 +58,7 @@ def download(
     """
     dest = Path(dest)
     if checksum:
-        parse_checksum(checksum)  # a malformed checksum fails before the download, not after
+        checksum_parts(checksum)  # a malformed checksum fails before the download, not after
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     for attempt in range(retries + 1):
@@ -83,7 +75,7 @@ def download(
                 raise DownloadError(f"{url}: failed after {retries + 1} attempts: {e}") from None
         time.sleep(backoff * 2**attempt)
     if checksum:
-        algorithm, expected = parse_checksum(checksum)
+        algorithm, expected = checksum_parts(checksum)
         actual = digest_of(part, algorithm)
         if actual != expected:
             part.unlink()

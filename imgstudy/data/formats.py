@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imgstudy.errors import SourceError
+from imgstudy.core.errors import SourceError
 
 
 class NumpyOnlyUnpickler(pickle.Unpickler):

@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from imgstudy.params.choices import EQUALIZE, RESIZES
+
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's convert("L")
 CHANNELS = {"native": None, "gray": 1, "rgb": 3}  # params name -> channels (None: as stored)
-RESIZE_MODES = ("letterbox", "stretch")
-EQUALIZE_MODES = ("none", "global", "clahe")
+RESIZE_MODES, EQUALIZE_MODES = RESIZES, EQUALIZE
 
 
 def letterbox_pad(images: np.ndarray) -> np.ndarray:

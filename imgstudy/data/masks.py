@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from imgstudy.data.images import letterbox_pad
+from imgstudy.params.choices import MASKS
 
-MASK_MODES = ("binary", "labels", "colors")
+MASK_MODES = MASKS
 MASK_SUFFIXES = ("_mask", "_seg", "_label", "-mask")  # common mask file name endings, besides the same name
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from imgstudy.core.errors import SourceError
 from imgstudy.data.catalog import dataset
 from imgstudy.data.decode import DecodeSpec, decode_many
 from imgstudy.data.images import CHANNELS, equalize, resize_batch, to_unit
@@ -18,7 +19,6 @@ from imgstudy.data.masks import MaskSpec, decode_masks, nifti_slices
 from imgstudy.data.raw import RawData
 from imgstudy.data.split import stratified_subset
 from imgstudy.data.store import write_store
-from imgstudy.errors import SourceError
 from imgstudy.params import Preprocess
 
 

@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
+from imgstudy.core.errors import DownloadError, SourceError
 from imgstudy.data.fetch import download
-from imgstudy.errors import DownloadError, SourceError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 SPLIT_NAMES = ("train", "val", "test")  # folder names of an official split (also "valid", "validation")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-TEST_MODES = ("official", "fraction")
+from imgstudy.params.choices import TEST_SPLITS
+
+TEST_MODES = TEST_SPLITS
 
 
 def stratified_subset(labels: np.ndarray, groups: np.ndarray, size: int, seed: int) -> np.ndarray:

@@ -11,7 +11,9 @@ Layout of a store folder:
 from __future__ import annotations
 
 import csv
+import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,3 +123,15 @@ def load_pairs(store: Store, splits: Path, name: str) -> tuple[torch.Tensor, tor
     """One split of a mask dataset in memory: (uint8 NHWC images, (N, H, W) int64 masks)."""
     images, _ = load_split(store, splits, name)
     return images, take_masks(store, np.load(Path(splits) / f"{name}.npy"))
+
+
+def save_npz(path: Path, **arrays: object) -> None:
+    """np.savez_compressed, byte for byte the same for the same arrays: numpy stamps each member with
+    the time of writing, which would make every rebuild of an output hash differently."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(value), allow_pickle=False)
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(member, buffer.getvalue())

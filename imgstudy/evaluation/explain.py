@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from imgstudy.registry import Registry
+from imgstudy.core.registry import Registry
 
 # Names -> pytorch-grad-cam classes, imported on use: the library takes seconds to import
 # and every stage validates params (which checks these names).

@@ -8,11 +8,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from imgstudy.params.choices import TTA
 from imgstudy.training.inputs import Inputs
 from imgstudy.training.precision import FP32, Precision
 from imgstudy.training.runtime import batches
 
-TTA_VIEWS = ("none", "hflip", "hflip_shift")
+TTA_VIEWS = TTA
 
 
 def views(x: torch.Tensor, tta: str) -> list[torch.Tensor]:

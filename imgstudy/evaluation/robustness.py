@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from imgstudy.core.registry import Registry
 from imgstudy.data.images import to_unit
-from imgstudy.registry import Registry
 from imgstudy.training.augment import Augment
 from imgstudy.training.inputs import Inputs
 from imgstudy.training.precision import Precision

@@ -8,8 +8,9 @@ from functools import partial
 import torch
 from torch import nn
 
-from imgstudy.models import MODELS, ModelSpec
-from imgstudy.registry import Registry
+from imgstudy.core.registry import Registry
+from imgstudy.models.registry import MODELS
+from imgstudy.params.choices import BN_ORDERS, HEADS
 
 
 class Exponential(nn.Module):
@@ -35,11 +36,9 @@ for _name, _cls in {
 }.items():
     ACTIVATIONS.register(_name)(_cls)
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
-HEADS = ("flatten", "gap")
 # Where a block's BatchNorm sits. conv_bn_act normalizes what the activation sees (Ioffe & Szegedy);
 # conv_act_bn is Keras' Conv2D(activation=...) followed by BatchNormalization(), the studies' form. With a
 # sigmoid the order matters: normalized inputs keep it in its nearly linear middle.
-BN_ORDERS = ("conv_bn_act", "conv_act_bn")
 
 
 def mnist_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -216,6 +215,6 @@ class BaselineCNN(nn.Module):
         return self.head(self.features(x))
 
 
-MODELS.register("mnist_cnn")(ModelSpec(MnistCNN))
-MODELS.register("cnn_gru")(ModelSpec(CnnBiGRU))
-MODELS.register("cnn")(ModelSpec(BaselineCNN, options="cnn"))
+MODELS.register("mnist_cnn")(MnistCNN)
+MODELS.register("cnn_gru")(CnnBiGRU)
+MODELS.register("cnn")(BaselineCNN)

@@ -13,11 +13,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from imgstudy.models import MODELS, ModelSpec
+from imgstudy.models.registry import MODELS
 from imgstudy.models.weights import resolve_weights
-
-WEIGHTS = ("imagenet", "imagenet_or_random", "none")
-INITS = ("xavier_uniform", "kaiming", "default")
+from imgstudy.params.choices import INITS, WEIGHTS
 
 
 def _vgg_blocks(m: nn.Module) -> list[nn.Module]:
@@ -187,6 +185,4 @@ def build_transfer(
 
 
 for _arch in ARCHS:
-    MODELS.register(_arch)(
-        ModelSpec(build=lambda c, k, s, _a=_arch, **o: build_transfer(_a, c, k, s, **o), options="transfer")
-    )
+    MODELS.register(_arch)(lambda c, k, s, _a=_arch, **o: build_transfer(_a, c, k, s, **o))

@@ -12,12 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from imgstudy.core.registry import Registry
 from imgstudy.models.transfer import ARCHS, adapt_first_conv
 from imgstudy.models.weights import resolve_weights
-from imgstudy.registry import Registry
-
-UPSAMPLE = ("transpose", "bilinear")
-INITS = ("xavier_uniform", "kaiming", "default")
+from imgstudy.params.choices import INITS, UPSAMPLE
 
 
 def double_conv(c_in: int, c_out: int, batchnorm: bool, dropout: float) -> nn.Sequential:

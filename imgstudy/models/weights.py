@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from imgstudy.errors import WeightsUnavailable
+from imgstudy.core.errors import WeightsUnavailable
 
 if TYPE_CHECKING:  # torchvision is imported on use: it takes seconds
     from torchvision.models import WeightsEnum

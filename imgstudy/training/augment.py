@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from imgstudy.params.choices import POLICIES
+
 POLICY_GROUP = 8  # images sharing one RandAugment/TrivialAugment draw
-POLICIES = ("none", "randaugment", "trivialaugment")
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,12 @@ def sum_all(*values: float) -> list[float]:
 def shard(idx: torch.Tensor) -> torch.Tensor:
     """This rank's part of a global batch of indices: together the ranks see the whole batch."""
     return idx[rank() :: world_size()]
+
+
+def from_rank0(make):
+    """make() on rank 0, its result handed to every rank (e.g. the working folder rank 0 locked)."""
+    if world_size() == 1:
+        return make()
+    objects = [make() if is_main() else None]
+    dist.broadcast_object_list(objects, src=0)
+    return objects[0]

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from imgstudy.data.images import CHANNELS, equalize, to_unit
+from imgstudy.params.choices import NORMALIZE
 from imgstudy.training.augment import Augment
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-NORMALIZE = ("dataset", "imagenet", "per_image", "zca", "none")
 ZCA_MAX_DIM = 8192  # the whitening matrix is D x D, D = C * H * W
 
 

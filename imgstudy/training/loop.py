@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
 
 import torch
 from torch import nn
@@ -26,68 +25,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from imgstudy.training import distributed
-from imgstudy.training.checkpoint import atomic_save
+from imgstudy.training.fitting import EpochResult, FitConfig, Phase, Task
 from imgstudy.training.optim import SCHEDULERS, make_optimizer, param_groups
-from imgstudy.training.precision import FP32, Precision
+from imgstudy.training.resume import atomic_save
 
 # monitored metric -> "a is better than b"
 MONITORS = {"val_loss": operator.lt, "val_acc": operator.gt, "val_dice": operator.gt}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Phase:
-    """One stretch of training; trainable_blocks=None leaves the model's freezing as built."""
-
-    epochs: int
-    lr: float
-    trainable_blocks: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class FitConfig:
-    phases: tuple[Phase, ...]
-    batch_size: int
-    optimizer: str
-    monitor: str  # a key of MONITORS: picks the best epoch, drives early stopping
-    patience: int  # epochs without improvement before a phase stops; 0 = never
-    seed: int
-    precision: Precision = FP32
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    nesterov: bool = False
-    scheduler: str = "none"
-    warmup_epochs: int = 0
-    step_size: int = 10
-    gamma: float = 0.1
-    grad_clip: float = 0.0  # max gradient norm; 0 = off
-    accumulate: int = 1  # batches whose gradients add up before one optimizer step
-    ema: float = 0.0  # decay of the weights' exponential moving average; 0 = off
-    backbone_lr_scale: float = 1.0  # the backbone's lr over the head's (transfer models)
-
-
-@dataclass
-class EpochResult:
-    epoch: int
-    phase: int
-    lr: float
-    seconds: float
-    improved: bool  # the best epoch so far on cfg.monitor: the moment to save a checkpoint
-    metrics: dict[str, float]  # train_loss, val_loss, val_acc | val_dice, ...
-
-
-class Task(Protocol):
-    """What a kind of model learns from: its batches, loss and validation (training/tasks.py)."""
-
-    train_size: int  # samples per epoch
-
-    def begin_phase(self, model: nn.Module) -> nn.Module: ...  # the net that trains this phase
-    def net_of(self, model: nn.Module) -> nn.Module: ...  # the same part of another copy (EMA)
-    def epoch_order(self, gen: torch.Generator) -> torch.Tensor: ...  # training sample order
-    def train_batch(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, object]: ...
-    def loss(self, logits: torch.Tensor, target: object) -> torch.Tensor: ...
-    def batch_stats(self, logits: torch.Tensor, target: object) -> dict[str, float]: ...
-    def train_metrics(self, sums: dict[str, float], seen: float) -> dict[str, float]: ...
-    def validate(self, net: nn.Module, precision: Precision) -> dict[str, float]: ...
 
 
 def _load_resume(state_path: Path | None, fingerprint: str, device: torch.device) -> dict | None:

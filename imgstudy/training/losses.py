@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from imgstudy.registry import Registry
+from imgstudy.core.registry import Registry
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 # A builder takes (class weights (K,) or None, label_smoothing, focal_gamma).

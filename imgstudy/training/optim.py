@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from imgstudy.registry import Registry
+from imgstudy.core.registry import Registry
 
 # A builder takes (parameters, lr, weight_decay, momentum, nesterov).
 OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer")

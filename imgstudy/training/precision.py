@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
+
+from imgstudy.core.machine import cpu_auto_precision
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -42,29 +43,6 @@ class Precision:
 
 
 FP32 = Precision("fp32", "default")
-AMD = "AuthenticAMD"
-
-
-def cpuinfo(field: str) -> str:
-    """A field of the first CPU in /proc/cpuinfo ("" where there is no such file or field)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.split(":", 1)[0].strip() == field:
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
-def cpu_vendor() -> str:
-    """The CPU's vendor id ("GenuineIntel", "AuthenticAMD"; "" where the system does not say)."""
-    return cpuinfo("vendor_id")
-
-
-def cpu_capabilities() -> dict:
-    """The CPU's feature flags as torch sees them (none on a torch without the call), and its vendor."""
-    get = getattr(torch.cpu, "get_capabilities", None)
-    return {**(dict(get()) if get is not None else {}), "vendor": cpu_vendor()}
 
 
 def choose_precision(requested: str, device: torch.device, capabilities: dict | None = None) -> Precision:
@@ -78,26 +56,5 @@ def choose_precision(requested: str, device: torch.device, capabilities: dict | 
             return Precision("bf16", "auto: CUDA with bf16")
         return Precision("fp32", "auto: this GPU has no fast bf16")
     if device.type == "cpu":
-        caps = cpu_capabilities() if capabilities is None else capabilities
-        if caps.get("amx_bf16"):
-            return Precision("bf16", "auto: CPU with AMX")
-        if caps.get("avx512_bf16") and caps.get("vendor") == AMD:
-            return Precision("bf16", "auto: AMD CPU with AVX512-BF16")
-        if caps.get("avx512_bf16"):
-            return Precision("fp32", "auto: Intel AVX512-BF16 without AMX runs bf16 slower than fp32")
-        return Precision("fp32", "auto: no native bf16 on this CPU")
+        return Precision(*cpu_auto_precision(capabilities))
     return Precision("fp32", f"auto: {device.type}")
-
-
-def cpu_kind(capabilities: dict | None = None) -> str:
-    """The kind of CPU, for benchmarks kept per kind: one per precision decision and instruction set,
-    amx | amd_bf16 (AMD with AVX512-BF16) | avx512 | avx2 | other."""
-    caps = cpu_capabilities() if capabilities is None else capabilities
-    if caps.get("amx_bf16"):
-        return "amx"
-    if caps.get("avx512_bf16") and caps.get("vendor") == AMD:
-        return "amd_bf16"
-    for kind, flag in (("avx512", "avx512_f"), ("avx2", "avx2")):
-        if caps.get(flag):
-            return kind
-    return "other"

@@ -1,4 +1,4 @@
-"""Segmentation: losses by name and the model file with its card (the loop is training/loop.py,
+"""Segmentation: losses by name and the set-up of a UNet's training (the loop is training/loop.py,
 the task training/tasks.py).
 
 Losses take (logits (B, K, H, W), masks (B, H, W) class indices) and work on the softmax
@@ -12,16 +12,17 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from imgstudy.core.registry import Registry
+from imgstudy.data.store import Store, load_pairs
 from imgstudy.models.unet import build_unet
 from imgstudy.params import Segment
-from imgstudy.registry import Registry
 from imgstudy.training.augment import Augment
-from imgstudy.training.checkpoint import atomic_save
+from imgstudy.training.checkpoint import ModelCard
+from imgstudy.training.fitting import fit_config
 from imgstudy.training.inputs import Inputs
-from imgstudy.training.loop import FitConfig, Phase
 from imgstudy.training.precision import Precision
+from imgstudy.training.setup import Setup
 from imgstudy.training.tasks import SegmentTask
 
 SegLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -54,57 +55,38 @@ def _focal(gamma: float) -> SegLoss:
 SEG_LOSSES.register("focal")(_focal)
 
 
-def save_model(path: Path, model: nn.Module, card: dict) -> None:
-    """card: unet options, mask_classes, image_size, stored_channels, inputs (Inputs.card()), params."""
-    atomic_save({"card": card, "state_dict": model.state_dict()}, path)
-
-
-def load_model(path: Path, device: torch.device) -> tuple[nn.Module, dict, Inputs]:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no trained segmentation model; run the seg_train stage")
-    blob = torch.load(path, map_location=device, weights_only=True)
-    card = blob["card"]
-    inputs = Inputs.from_card(card["inputs"])
-    # the weights come from the checkpoint: never fetch ImageNet weights to rebuild
-    model = build_unet(inputs.channels, len(card["mask_classes"]), **{**card["unet"], "weights": "none"})
-    model.load_state_dict(blob["state_dict"])
-    return model.to(device).eval(), card, inputs
-
-
-def seg_fit_config(s: Segment, seed: int, precision: Precision) -> FitConfig:
-    """The loop's configuration for a UNet: one phase, the best epoch by validation Dice."""
-    return FitConfig(
-        phases=(Phase(epochs=s.epochs, lr=s.lr),),
-        batch_size=s.batch_size,
-        optimizer=s.optimizer,
-        monitor="val_dice",
-        patience=s.patience,
-        seed=seed,
-        precision=precision,
-        weight_decay=s.weight_decay,
-        momentum=s.momentum,
-        nesterov=s.nesterov,
-        scheduler=s.scheduler,
-        warmup_epochs=s.warmup_epochs,
-        step_size=s.step_size,
-        gamma=s.gamma,
-        grad_clip=s.grad_clip,
-    )
-
-
-def seg_task(
-    s: Segment,
-    train: tuple[torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor],
-    inputs: Inputs,
-    device: torch.device,
-) -> SegmentTask:
-    return SegmentTask(
-        train,
-        val,
+def segmenter_setup(
+    segment: Segment, seed: int, store: Store, splits: Path, device: torch.device, precision: Precision, resolved: dict
+) -> Setup:
+    """A UNet's training on the store's masks: one phase, the best epoch by validation Dice."""
+    train_split, val_split = load_pairs(store, splits, "train"), load_pairs(store, splits, "val")
+    inputs = Inputs.fit(train_split[0], segment.channels, segment.normalize, channels_last=segment.speed.channels_last)
+    torch.manual_seed(seed)
+    model = build_unet(inputs.channels, len(store.mask_classes), **segment.model_options)
+    task = SegmentTask(
+        train_split,
+        val_split,
         inputs,
-        SEG_LOSSES[s.loss](s.focal_gamma),
+        SEG_LOSSES[segment.loss](segment.focal_gamma),
         device,
-        augment=Augment(**s.augment.model_dump()),
-        batch_size=s.batch_size,
+        augment=Augment(**segment.augment.model_dump()),
+        batch_size=segment.batch_size,
     )
+    card = ModelCard(
+        kind="segmenter",
+        model="unet",
+        model_options=segment.model_options,
+        image_size=store.size,
+        stored_channels=store.channels,
+        classes=store.mask_classes,
+        inputs=inputs,
+        precision=precision.name,
+        params=resolved,
+        summary={"parameters": sum(w.numel() for w in model.parameters())},
+    )
+    banner = (
+        f"seg_train: UNet ({segment.unet.encoder} encoder) on {device}, precision {precision}, "
+        f"{len(train_split[0])} train / {len(val_split[0])} val images, classes {store.mask_classes}"
+    )
+    config = fit_config(segment, seed, precision, "val_dice")
+    return Setup(model, task, config, card, banner, {"normalization.json": inputs.card()})

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dvclive import Live
-from imgstudy.training.loop import EpochResult
+from imgstudy.training.fitting import EpochResult
 
 
 def live_name(metric: str) -> str:
@@ -26,18 +26,10 @@ def flatten(d: dict, prefix: str = "") -> dict[str, str]:
 
 
 class Tracker:
-    def __init__(
-        self,
-        live_dir: Path,
-        resume_step: int | None,
-        params: dict,
-        mlflow_uri: str | None,
-        experiment: str,
-        run_name: str,
-    ):
-        self.live = Live(dir=str(live_dir), resume=resume_step is not None, dvcyaml=None, save_dvc_exp=False)
-        if resume_step is not None:
-            self.live.step = resume_step  # DVCLive cannot tell "step 0 logged" from "nothing logged"
+    def __init__(self, live_dir: Path, params: dict, mlflow_uri: str | None, experiment: str, run_name: str):
+        # A fresh log: a resumed run replays the epochs its state holds (DVC removed the folder before
+        # the stage ran again, as it does with every output that is not persist).
+        self.live = Live(dir=str(live_dir), resume=False, dvcyaml=None, save_dvc_exp=False)
         self.mlflow = None
         if mlflow_uri:
             import mlflow

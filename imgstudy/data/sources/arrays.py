@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from imgstudy.core.errors import SourceError
 from imgstudy.data.fetch import download
 from imgstudy.data.raw import SPLIT_NAMES, RawData, write_origin
-from imgstudy.errors import SourceError
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from imgstudy.core.errors import SourceError
 from imgstudy.data.archive import extract, is_archive
 from imgstudy.data.fetch import download
 from imgstudy.data.raw import IMAGE_SUFFIXES, SPLIT_ALIASES, RawData, write_origin
 from imgstudy.data.sources.kaggle import kaggle_download
-from imgstudy.errors import SourceError
 
 
 def read_folder(root: Path) -> RawData:

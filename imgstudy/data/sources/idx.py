@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from imgstudy.core.errors import SourceError
 from imgstudy.data.formats import NumpyOnlyUnpickler, read_idx, write_idx
 from imgstudy.data.raw import RawData, download_any, package_file, write_origin
-from imgstudy.errors import SourceError
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+from imgstudy.core.errors import SourceError
 from imgstudy.data.archive import extract, is_archive
-from imgstudy.errors import SourceError
 
 
 def kaggle_download(slug: str, dest: Path) -> None:

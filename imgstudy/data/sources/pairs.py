@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from imgstudy.core.errors import SourceError
 from imgstudy.data.archive import extract
 from imgstudy.data.fetch import download
 from imgstudy.data.masks import pair_folders, pair_manifest
 from imgstudy.data.raw import FROM_MASKS, IMAGE_SUFFIXES, SPLIT_ALIASES, RawData, write_origin
 from imgstudy.data.sources.files import copy_folder
-from imgstudy.errors import SourceError
 
 
 @dataclass(frozen=True)

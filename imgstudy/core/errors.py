@@ -1,7 +1,7 @@
 """Errors a user can fix: bad params, refused data, missing credentials or weights.
 
 Stages and tools print these as one message on stderr and exit non-zero, without a
-traceback (stages.cli); any other exception is a bug and keeps its traceback.
+traceback (imgstudy.core.cli); any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations

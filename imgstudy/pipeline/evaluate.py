@@ -1,0 +1,131 @@
+"""evaluate@<variant>: score one variant's best model on the test split; keep its predictions and plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from imgstudy.data.store import load_split, open_store, save_npz
+from imgstudy.evaluation.curves import plot_confident_mistakes, plot_curves, plot_reliability, write_curves
+from imgstudy.evaluation.inference import predict_probs
+from imgstudy.evaluation.metrics import (
+    confused_pairs,
+    detailed_metrics,
+    per_class_report,
+    plot_confusion,
+    summary_metrics,
+    write_confusion_csv,
+    youden_threshold,
+)
+from imgstudy.params import Params
+from imgstudy.pipeline.common import Trained, load_trained
+
+
+@dataclass(frozen=True)
+class Files:
+    variant: str
+    store: Path
+    splits: Path
+    model: Path  # the variant's model folder
+    metrics: Path  # test.json, classes.json
+    plots: Path  # confusion, ROC and PR curves, reliability, mistakes
+    predictions: Path  # per-image probabilities (.npz), what compare reads
+
+
+def uniform_where_not_finite(probs: np.ndarray, variant: str) -> tuple[np.ndarray, int]:
+    """A diverged model (NaN or infinite outputs) predicts nothing for those images: they are scored as
+    the uniform distribution (argmax: the first class) and counted, so one diverged variant shows in
+    the comparison at chance level instead of stopping the study."""
+    bad = ~np.isfinite(probs).all(1)
+    if bad.any():
+        probs = probs.copy()
+        probs[bad] = 1.0 / probs.shape[1]
+        print(
+            f"warning: {variant}: {int(bad.sum())} of {len(probs)} outputs are not finite (did training diverge? "
+            "see its train log); scored as uniform probabilities",
+            file=sys.stderr,
+        )
+    return probs, int(bad.sum())
+
+
+def split_probs(
+    params: Params, trained: Trained, files: Files, split: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(stored images, labels, class probabilities) of one split; non-finite outputs scored as uniform."""
+    images, labels = load_split(open_store(files.store), files.splits, split)
+    inputs = trained.card.inputs
+    probs = predict_probs(
+        trained.model, inputs.prepare(images), inputs, params.evaluate.batch_size, trained.device,
+        trained.precision, params.evaluate.tta,
+    )  # fmt: skip
+    return images.numpy(), labels.numpy(), uniform_where_not_finite(probs.numpy(), files.variant)
+
+
+def run(params: Params, files: Files) -> dict:
+    trained = load_trained(params, files.model)
+    card = trained.card
+    images, y_true, (probs, non_finite) = split_probs(params, trained, files, "test")
+    threshold = None
+    if probs.shape[1] == 2:  # binary: the operating threshold comes from validation, never from test
+        _, y_val, (p_val, _) = split_probs(params, trained, files, "val")
+        threshold = youden_threshold(y_val, p_val[:, 1]) if len(np.unique(y_val)) == 2 else 0.5
+    trained_summary = json.loads((files.model / "summary.json").read_text())
+    summary = {
+        **summary_metrics(y_true, probs),
+        **detailed_metrics(y_true, probs, threshold),
+        "samples": int(len(y_true)),
+        "best_epoch": card.epoch + 1,
+        "tta": params.evaluate.tta,
+        "parameters": trained_summary["parameters"],
+        "precision": trained.precision.name,
+        **({"non_finite_outputs": non_finite} if non_finite else {}),
+    }
+    if (files.model / "cv.json").is_file():  # k-fold validation scores from the train stage
+        cv = json.loads((files.model / "cv.json").read_text())
+        summary.update({k: cv[k] for k in ("val_acc_mean", "val_acc_std", "val_loss_mean", "val_loss_std")})
+    write_outputs(files, summary, images, y_true, probs, card.classes)
+    return {"variant": files.variant, **summary}
+
+
+def write_outputs(files: Files, summary: dict, images, y_true, probs, classes: list[str]) -> None:
+    for folder in (files.metrics, files.plots, files.predictions.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    y_pred = probs.argmax(1)
+    (files.metrics / "test.json").write_text(json.dumps(summary, indent=2) + "\n")
+    report = {
+        "classes": per_class_report(y_true, y_pred, classes),
+        "confused_pairs": confused_pairs(y_true, y_pred, classes),
+    }
+    (files.metrics / "classes.json").write_text(json.dumps(report, indent=2) + "\n")
+    plots = files.plots
+    write_confusion_csv(plots / "confusion.csv", y_true, y_pred, classes)
+    shutil.copyfile(plots / "confusion.csv", plots / "confusion_normalized.csv")  # a second DVC template
+    plot_confusion(plots / "confusion.png", y_true, y_pred, classes)
+    write_curves(plots, y_true, probs)
+    plot_curves(plots / "curves.png", y_true, probs, classes)
+    plot_reliability(plots / "reliability.png", y_true, probs, summary["ece"])
+    plot_confident_mistakes(plots / "mistakes.png", images, y_true, probs, classes)
+    with open(plots / "confused_pairs.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["pair", "count"])
+        writer.writerows((f"{c['actual']} -> {c['predicted']}", c["count"]) for c in report["confused_pairs"])
+    # Per-sample predictions: what compare needs for confidence intervals and paired tests.
+    save_npz(
+        files.predictions,
+        y_true=y_true,
+        probs=probs.astype(np.float32),
+        classes=np.array(classes),
+        variant=files.variant,
+        summary=json.dumps(summary),
+    )
+
+
+def describe(result: dict) -> str:
+    scores = ", ".join(f"{k} {result[k]:.4f}" for k in ("accuracy", "f1_macro", "roc_auc", "log_loss", "ece"))
+    return f"evaluate {result['variant']}: {scores}"
