@@ -10,16 +10,30 @@ import torch
 
 from imgstudy.core.registry import Registry
 
-# A builder takes (parameters, lr, weight_decay, momentum, nesterov).
+# A builder takes (parameter groups, lr, weight_decay, momentum, nesterov); momentum only where the
+# optimizer has one.
 OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer")
-OPTIMIZERS.register("adam")(lambda p, lr, wd, m, n: torch.optim.Adam(p, lr=lr, weight_decay=wd))
-OPTIMIZERS.register("adamw")(lambda p, lr, wd, m, n: torch.optim.AdamW(p, lr=lr, weight_decay=wd))
-OPTIMIZERS.register("sgd")(lambda p, lr, wd, m, n: torch.optim.SGD(p, lr=lr, momentum=m, nesterov=n, weight_decay=wd))
-OPTIMIZERS.register("rmsprop")(lambda p, lr, wd, m, n: torch.optim.RMSprop(p, lr=lr, momentum=m, weight_decay=wd))
-OPTIMIZERS.register("nadam")(lambda p, lr, wd, m, n: torch.optim.NAdam(p, lr=lr, weight_decay=wd))
-OPTIMIZERS.register("adadelta")(lambda p, lr, wd, m, n: torch.optim.Adadelta(p, lr=lr, weight_decay=wd))
-OPTIMIZERS.register("adagrad")(lambda p, lr, wd, m, n: torch.optim.Adagrad(p, lr=lr, weight_decay=wd))
-OPTIMIZERS.register("adamax")(lambda p, lr, wd, m, n: torch.optim.Adamax(p, lr=lr, weight_decay=wd))
+for _name, _cls in {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "nadam": torch.optim.NAdam,
+    "adadelta": torch.optim.Adadelta,
+    "adagrad": torch.optim.Adagrad,
+    "adamax": torch.optim.Adamax,
+}.items():
+    OPTIMIZERS.register(_name)(
+        lambda groups, lr, weight_decay, momentum, nesterov, _cls=_cls: _cls(groups, lr=lr, weight_decay=weight_decay)
+    )
+
+
+@OPTIMIZERS.register("sgd")
+def _sgd(groups, lr: float, weight_decay: float, momentum: float, nesterov: bool) -> torch.optim.Optimizer:
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+
+@OPTIMIZERS.register("rmsprop")
+def _rmsprop(groups, lr: float, weight_decay: float, momentum: float, nesterov: bool) -> torch.optim.Optimizer:
+    return torch.optim.RMSprop(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
 def param_groups(net: torch.nn.Module, lr: float, backbone_lr_scale: float = 1.0) -> list[dict]:
@@ -73,24 +87,32 @@ def _warmup_constant(opt, steps: int, warmup: int) -> torch.optim.lr_scheduler.L
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
 
 
-# A builder takes (optimizer, the groups' lrs, optimizer steps per epoch, epochs, warmup epochs, step_size, gamma).
+# A builder takes (optimizer, the groups' lrs, optimizer steps per epoch, epochs, warm-up epochs,
+# step_size, gamma) and says when its scheduler steps.
 SCHEDULERS: Registry[Callable[..., Schedule]] = Registry("scheduler")
-SCHEDULERS.register("none")(
-    lambda o, lr, spe, ep, wu, ss, g: Schedule(_warmup_constant(o, spe * ep, wu * spe), "batch")
-)
-SCHEDULERS.register("onecycle")(  # its own warm-up: the first 30% of steps
-    lambda o, lr, spe, ep, wu, ss, g: Schedule(
-        torch.optim.lr_scheduler.OneCycleLR(o, list(lr), total_steps=spe * ep), "batch"
-    )
-)
-SCHEDULERS.register("cosine")(
-    lambda o, lr, spe, ep, wu, ss, g: Schedule(_warmup_cosine(o, spe * ep, wu * spe), "batch")
-)
-SCHEDULERS.register("step")(
-    lambda o, lr, spe, ep, wu, ss, g: Schedule(torch.optim.lr_scheduler.StepLR(o, ss, g), "epoch")
-)
-SCHEDULERS.register("plateau")(
-    lambda o, lr, spe, ep, wu, ss, g: Schedule(
-        torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=g, patience=ss), "metric"
-    )
-)
+
+
+@SCHEDULERS.register("none")
+def _constant(opt, lrs, steps_per_epoch: int, epochs: int, warmup: int, step_size: int, gamma: float) -> Schedule:
+    return Schedule(_warmup_constant(opt, steps_per_epoch * epochs, warmup * steps_per_epoch), "batch")
+
+
+@SCHEDULERS.register("onecycle")
+def _onecycle(opt, lrs, steps_per_epoch: int, epochs: int, warmup: int, step_size: int, gamma: float) -> Schedule:
+    # its own warm-up: the first 30% of steps
+    return Schedule(torch.optim.lr_scheduler.OneCycleLR(opt, list(lrs), total_steps=steps_per_epoch * epochs), "batch")
+
+
+@SCHEDULERS.register("cosine")
+def _cosine(opt, lrs, steps_per_epoch: int, epochs: int, warmup: int, step_size: int, gamma: float) -> Schedule:
+    return Schedule(_warmup_cosine(opt, steps_per_epoch * epochs, warmup * steps_per_epoch), "batch")
+
+
+@SCHEDULERS.register("step")
+def _step(opt, lrs, steps_per_epoch: int, epochs: int, warmup: int, step_size: int, gamma: float) -> Schedule:
+    return Schedule(torch.optim.lr_scheduler.StepLR(opt, step_size, gamma), "epoch")
+
+
+@SCHEDULERS.register("plateau")
+def _plateau(opt, lrs, steps_per_epoch: int, epochs: int, warmup: int, step_size: int, gamma: float) -> Schedule:
+    return Schedule(torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=gamma, patience=step_size), "metric")
