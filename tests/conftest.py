@@ -289,6 +289,7 @@ def evaluate_variant(params, root: Path, model: str, variant: str = "F0") -> dic
     from imgstudy.pipeline import evaluate
 
     files = evaluate.Files(
-        variant, root / "store", root / "splits", root / model, root / "metrics", root / "plots", root / "pred.npz"
-    )
+        variant, root / "store", root / "splits", root / model, root / "metrics", root / "plots",
+        root / "robustness_plots", root / "pred.npz", root / "pred.robustness.json",
+    )  # fmt: skip
     return evaluate.run(params, files)

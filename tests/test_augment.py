@@ -263,3 +263,21 @@ def test_erasing_boxes_span_the_area_and_aspect_ranges() -> None:
     area, aspect = bh * bw / 64**2, bh / bw
     assert area.min() >= 0.015 and area.max() <= 0.34  # (0.02, 0.33), rounded to whole pixels
     assert aspect.min() < 0.5 and aspect.max() > 2  # log-uniform in (0.3, 3.3): wide and tall boxes
+
+
+def test_fill_decides_what_a_moved_image_shows_where_it_has_no_pixels() -> None:
+    """zeros: black; nearest (ImageDataGenerator): the edge pixels; reflect (Keras' RandomRotation and
+    RandomZoom): the mirror image. A constant image stays constant unless filled with zeros."""
+    ones = torch.ones(4, 1, 16, 16)
+    moved = {
+        fill: Augment(shift=0.4, rotation=30, fill=fill)(ones.clone(), torch.Generator().manual_seed(0))
+        for fill in ("zeros", "nearest", "reflect")
+    }
+    assert (
+        moved["zeros"].min() == 0 and torch.allclose(moved["nearest"], ones) and torch.allclose(moved["reflect"], ones)
+    )
+    ramp = torch.linspace(0, 1, 16).repeat(4, 1, 16, 1)  # brighter to the right
+    nearest, reflect = (
+        Augment(shift=0.4, fill=fill)(ramp.clone(), torch.Generator().manual_seed(1)) for fill in ("nearest", "reflect")
+    )
+    assert not torch.allclose(nearest, reflect)

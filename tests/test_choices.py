@@ -44,7 +44,9 @@ TIED = {
 @pytest.mark.parametrize("name", TIED)
 def test_each_registry_holds_the_names_params_accept(name: str) -> None:
     registered, accepted = TIED[name]
-    assert registered == accepted, f"{name}: registered only {registered - accepted}, accepted only {accepted - registered}"
+    assert registered == accepted, (
+        f"{name}: registered only {registered - accepted}, accepted only {accepted - registered}"
+    )
 
 
 def literal_names(annotation) -> set[str] | None:
@@ -100,6 +102,8 @@ def test_params_yaml_comments_list_the_accepted_names() -> None:
         accepted = literal_names(field_type(dotted))
         if accepted is None:
             continue
-        assert set(names) == accepted, f"params.yaml comment of {dotted} lists {names}; params accept {sorted(accepted)}"
+        assert set(names) == accepted, (
+            f"params.yaml comment of {dotted} lists {names}; params accept {sorted(accepted)}"
+        )
         checked += 1
     assert checked >= 25, checked  # the comments were read

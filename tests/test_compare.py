@@ -275,6 +275,7 @@ def test_a_setting_the_variants_model_does_not_read_reads_a_dash(tmp_path) -> No
             probs=probs,
             classes=np.array(["a", "b"]),
             summary=json.dumps(summary_metrics(y, probs)),
+            roc=np.array([[0.0, 0.0], [1.0, 1.0]]),
         )
     report, _ = stage.classification(resolve(raw), tmp_path)
     rows = {name: v["columns"] for name, v in report["variants"].items()}

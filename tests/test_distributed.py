@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,60 @@ def test_two_processes_match_one_and_only_rank_0_writes(data: Path) -> None:
         float(r.split()[-1]) for r in (data / "live_single/plots/metrics/train/loss.tsv").read_text().splitlines()[1:]
     ]
     assert len(losses) == 2 and losses[-1] < losses[0]  # it did learn: the match is not trivial
+
+
+def test_two_nodes_of_one_process_match_one_node(data: Path) -> None:
+    """The two-node command of docs/teams.md, both nodes on 127.0.0.1: torchrun --nnodes 2 with a c10d
+    rendezvous, one process per node, gloo. The model equals one process's within the same tolerance as
+    two processes on one node (1e-4: data-parallel SGD sums the gradients in another order)."""
+    single = data / "single/model.pt"
+    if not single.is_file():
+        train(data, params_file(data, processes=1, threads=2), "single")
+    port = free_port()
+    params = params_file(data, processes=1, threads=1)  # processes 1: torchrun, not the stage, spawns them
+    stage = train_cmd(data, "nodes", params)[3:]  # the stage's arguments after `python -m stages.train`
+    launches = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--node-rank",
+                str(rank),
+                "--nproc-per-node",
+                "1",
+                "--rdzv-backend",
+                "c10d",
+                "--rdzv-endpoint",
+                f"127.0.0.1:{port}",
+                "--rdzv-id",
+                "study",
+                "-m",
+                "stages.train",
+                *stage,
+            ],
+            cwd=ROOT,
+            env=project_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for rank in (0, 1)
+    ]
+    outputs = [launch.communicate(timeout=600)[0] for launch in launches]
+    assert all(launch.returncode == 0 for launch in launches), outputs
+    assert "x2" in outputs[0] + outputs[1]
+    a = torch.load(single, weights_only=True)["state_dict"]
+    b = torch.load(data / "nodes/model.pt", weights_only=True)["state_dict"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a), max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_mlflow_run_has_params_metrics_and_model(data: Path) -> None:

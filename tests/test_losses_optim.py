@@ -36,11 +36,15 @@ def test_focal_with_gamma_zero_is_cross_entropy_and_down_weights_easy_samples() 
     assert LOSSES["focal"](None, 0.0, 2.0)(Z, Y).item() == pytest.approx(expected)
 
 
-def test_hinge_losses() -> None:
-    # sample 0: margins 1 - (2 - 0) < 0 and 1 - (2 + 1) < 0 -> 0; sample 1: 1 - (0 - 0.5), 1 - (0 - 1.5)
-    per = [0.0, (1.5 + 2.5) / 3]
+def test_hinge_losses_are_keras_on_the_softmax_output() -> None:
+    """Keras' hinge with one-hot labels taken as -1/+1 on softmax probabilities: mean_k max(0, 1 - t_k p_k)."""
+    p = torch.softmax(Z, 1).tolist()
+    t = [[1, -1, -1], [-1, -1, 1]]
+    per = [[max(0.0, 1 - t[i][k] * p[i][k]) for k in range(3)] for i in range(2)]
     assert LOSSES["hinge"](None, 0.0, 0.0)(Z, Y).item() == pytest.approx(np.mean(per))
-    assert LOSSES["squared_hinge"](None, 0.0, 0.0)(Z, Y).item() == pytest.approx(np.mean([0, (1.5**2 + 2.5**2) / 3]))
+    assert LOSSES["squared_hinge"](None, 0.0, 0.0)(Z, Y).item() == pytest.approx(np.mean(np.square(per)))
+    # 1 - p_true for the right class, 1 + p_k for each wrong one: (4 - 2 p_true) / 3 per sample
+    assert np.mean(per) == pytest.approx((4 - 2 * p[0][0] + 4 - 2 * p[1][2]) / 6)
 
 
 def test_kl_with_one_hot_target_equals_cross_entropy() -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import TINY, browser, edit_params, sh
+from conftest import ROOT, TINY, browser, edit_params, project_env, sh
 
 pytestmark = pytest.mark.heavy  # every test here runs `dvc repro` (conftest runs them first)
 
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.heavy  # every test here runs `dvc repro` (conftest run
 # same way, so two variants test what ten would (gray inputs: the sperm_morphology preset's build in
 # test_presets_e2e; augmentation: test_train). Each stage is a process of several seconds.
 GRID = ["F1", "F4"]
-PER_VARIANT = [f"{stage}@{v}" for v in GRID for stage in ("train", "evaluate", "robustness")]
+PER_VARIANT = [f"{stage}@{v}" for v in GRID for stage in ("train", "evaluate")]
 
 
 def ran(output: str) -> set[str]:
@@ -148,6 +150,7 @@ def check_dvc_views(repo: Path, best: str) -> None:
     images = re.findall(r'<img src="static/([^"]+)"', page)
     assert titles == [
         "Validation accuracy per epoch",
+        "Training accuracy per epoch",
         "Validation loss per epoch",
         "Test metrics with bootstrap intervals",
         "Best variant's confusion matrix",
@@ -195,7 +198,14 @@ def experiments_run_and_queue_and_show(repo: Path) -> None:
     workers (they change only the comparison's resamples, so each runs one stage: the queue is what
     is tested); `dvc exp show` lists all three with their params and metrics."""
     out = sh(repo, "dvc", "exp", "run", "compare", "-n", "f4-low", "-S", "variants.F4.train.lr=0.0003").stdout
-    assert ran(out) == {"train@F4", "evaluate@F4", "robustness@F4", "compare"}, out
+    assert ran(out) == {"train@F4", "evaluate@F4", "compare"}, out
+    changes = experiment_against_main(repo)
+    assert changes["F1"]["difference"] == 0 and changes["F1"]["p_value"] == 1.0  # the same model, from the cache
+    assert changes["F4"]["a"] != changes["F4"]["b"] and changes["F4"]["verdict"] in (
+        "better",
+        "worse",
+        "no detectable change",
+    )
     sh(repo, "dvc", "exp", "run", "compare", "--queue", "-S", "compare.bootstrap=200,300")
     sh(repo, "dvc", "queue", "start", "-j", "2")  # two workers in parallel
     wait_for_queue(repo)
@@ -216,6 +226,16 @@ def experiments_run_and_queue_and_show(repo: Path) -> None:
     assert "f4-low" in md and all(v in md for v in ("0.0003", "200", "300")), md
     header = [c.strip() for c in md.splitlines()[0].strip("|").split("|")]
     assert len(header) <= 40 and "F4.accuracy" in header and "variants.F4.train.lr" in header, header
+
+
+def experiment_against_main(repo: Path) -> dict[str, dict]:
+    """tools.diff resolves the experiment by its name and reads both runs' predictions through DVC."""
+    env = {**project_env(), "PYTHONPATH": str(ROOT)}  # the tools of this checkout, the study of the repo
+    out = subprocess.run(
+        [sys.executable, "-m", "tools.diff", "main", "f4-low", "--json", "--resamples", "200"],
+        cwd=repo, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return {row["variant"]: row for row in json.loads(out)["rows"]}
 
 
 def a_teammate_pulls_data_models_and_experiments(repo: Path, tmp_path: Path) -> None:

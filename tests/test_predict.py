@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import socket
 import subprocess
@@ -168,6 +169,34 @@ def test_endpoint_answers_refuses_and_limits(server: str) -> None:
     assert status == 404 and "nope" in data["detail"]
     status, _ = post(f"{server}/api/predict", png(photo(0)), kind="text/plain")
     assert status == 415
+
+
+def test_uploads_as_a_form_field_from_requests_and_curl(server: str, tmp_path: Path) -> None:
+    """multipart/form-data, as every common client sends a file, with the limits of raw uploads."""
+    import requests
+
+    answer = requests.post(f"{server}/api/predict?top_k=1", files={"file": ("x.png", png(photo(3)), "image/png")})
+    assert answer.status_code == 200 and answer.json()["top_k"][0]["class"] == "br"
+    photo_file = tmp_path / "photo.png"
+    photo_file.write_bytes(png(photo(1)))
+    curl = subprocess.run(
+        ["curl", "-s", "-F", f"file=@{photo_file}", f"{server}/api/predict?top_k=1&cam=false"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(curl.stdout)["top_k"][0]["class"] == "tr"
+    wrong = requests.post(f"{server}/api/predict", files={"image": ("x.png", png(photo(3)), "image/png")})
+    assert wrong.status_code == 415 and "no field named 'file'" in wrong.json()["detail"]
+    big = requests.post(f"{server}/api/predict", files={"file": ("x.png", b"\x89PNG" + bytes(300_000))})
+    assert big.status_code == 413
+    text = requests.post(f"{server}/api/predict", files={"file": ("x.txt", b"not an image")})
+    assert text.status_code == 415 and "not a usable image" in text.json()["detail"]
+    bomb = requests.post(f"{server}/api/predict", files={"file": ("bomb.png", bomb_png())})
+    assert bomb.status_code == 415, bomb.text
+
+
+def bomb_png() -> bytes:
+    """A small PNG that claims far more pixels than PIL's decompression-bomb limit allows."""
+    return png(Image.new("L", (13_000, 13_000)))
 
 
 def test_fifty_concurrent_requests(server: str) -> None:

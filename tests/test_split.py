@@ -38,8 +38,22 @@ def test_official_mode_without_a_test_split_is_a_clear_error() -> None:
         ValueError, match="^split.test is 'official' but the dataset has no official test split; use 'fraction'$"
     ):
         split_indices(LABELS, np.full(1000, "train"), "official", 0.1, 0.1, seed=0)
-    with pytest.raises(ValueError, match=r"^split test mode 'random'; choose one of \('official', 'fraction'\)$"):
+    with pytest.raises(
+        ValueError, match=r"^split modes test 'random' / val 'fraction'; choose from \('official', 'fraction'\)$"
+    ):
         split_indices(LABELS, OFFICIAL, "random", 0.1, 0.1, seed=0)
+    with pytest.raises(ValueError, match="^split.val is 'official' but the dataset has no official validation split"):
+        split_indices(LABELS, OFFICIAL, "official", 0.1, 0.1, seed=0, val="official")
+
+
+def test_an_official_validation_set_is_kept_when_asked_for() -> None:
+    """A train/ val/ test/ folder layout (the chest X-ray study's): val="official" validates on val/, whole."""
+    official = np.where(np.arange(1000) < 700, "train", np.where(np.arange(1000) < 800, "val", "test"))
+    parts = split_indices(LABELS, official, "official", 0.1, 0.1, seed=0, val="official")
+    assert parts["val"].tolist() == list(range(700, 800)) and parts["test"].tolist() == list(range(800, 1000))
+    assert parts["train"].tolist() == list(range(700))
+    merged = split_indices(LABELS, official, "official", 0.1, 0.1, seed=0)  # val/ joins train/, a new val is cut
+    assert len(merged["val"]) == 80 and len(merged["train"]) == 720
 
 
 def test_fraction_splits_and_subsets_repeat_with_their_seed() -> None:

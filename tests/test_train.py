@@ -41,7 +41,10 @@ def test_train_learns_and_evaluate_scores_it(study) -> None:
     assert len(history) == 3 and history[-1]["val_acc"] > 0.9
     summary = evaluate_variant(p, root, "m")
     assert summary["accuracy"] > 0.9 and summary["samples"] == 80 and summary["roc_auc"] > 0.9
-    assert {"variant": "F0", **json.loads((root / "metrics/test.json").read_text())} == summary
+    written = json.loads((root / "metrics/test.json").read_text())
+    assert {"variant": "F0", **written, "robustness": summary["robustness"]} == summary
+    assert json.loads((root / "metrics/robustness.json").read_text()) == summary["robustness"]
+    assert summary["robustness"]["clean_accuracy"] == pytest.approx(summary["accuracy"], abs=0.05)
 
     # The checkpoint is the best epoch and carries what is needed to use it again.
     model, card = checkpoint.load(root / "m/model.pt", torch.device("cpu"))

@@ -71,6 +71,7 @@ def offline_params(doc: dict) -> dict:
             "imagenet_or_random" if doc["segment"]["unet"]["weights"] != "none" else "none"
         )
     doc["split"]["test"] = "fraction" if seg else "official"  # the shapes have no official split
+    doc["split"]["val"] = "fraction"  # nor has MNIST an official validation set
     doc["preprocess"]["max_samples"] = OFFLINE_SAMPLES
     doc["preprocess"]["size"] = min(doc["preprocess"]["size"], OFFLINE_SIZE)
     t = doc["train"]

@@ -1,7 +1,8 @@
 """Serve a page to classify an image with any trained variant, and the same as a JSON endpoint.
 
     python -m tools.serve                   # http://127.0.0.1:8000
-    curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' 'http://127.0.0.1:8000/api/predict?top_k=3'
+    curl -F file=@photo.jpg 'http://127.0.0.1:8000/api/predict?top_k=3'
+    curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' 'http://127.0.0.1:8000/api/predict'  # raw bytes
 
 The variants are the grid's trained models (models/<variant>/model.pt) and `best`, the
 study's output; uploads are limited to --max-mb and never written to disk. The study report

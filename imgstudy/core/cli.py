@@ -39,7 +39,8 @@ def arguments(files: type[FilesT], doc: str | None, argv: list[str] | None = Non
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     for field in dataclasses.fields(files):
-        parser.add_argument(f"--{field.name}", type=str if field.name == "variant" else Path, required=True)
+        kind = str if field.name == "variant" else Path
+        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind, required=True)
     args = vars(parser.parse_args(argv))
     params = args.pop("params")
     return params, files(**args)

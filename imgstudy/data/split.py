@@ -20,15 +20,22 @@ def stratified_subset(labels: np.ndarray, groups: np.ndarray, size: int, seed: i
 
 
 def split_indices(
-    labels: np.ndarray, official: np.ndarray, test: str, val_fraction: float, test_fraction: float, seed: int
+    labels: np.ndarray,
+    official: np.ndarray,
+    test: str,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    val: str = "fraction",
 ) -> dict[str, np.ndarray]:
     """Return sorted train/val/test indices; stratified on the label.
 
-    test="official" keeps the dataset's own test set and cuts val from its train set;
-    test="fraction" cuts both val and test from all samples.
+    test="official" keeps the dataset's own test set, test="fraction" cuts one from all samples;
+    val="official" keeps the dataset's own validation set (a folder train/ val/ test/ layout), val="fraction"
+    cuts one from what the test set left, and an official val set not asked for joins the training set.
     """
-    if test not in TEST_MODES:
-        raise ValueError(f"split test mode {test!r}; choose one of {TEST_MODES}")
+    if test not in TEST_MODES or val not in TEST_MODES:
+        raise ValueError(f"split modes test {test!r} / val {val!r}; choose from {TEST_MODES}")
     everything = np.arange(len(labels))
     if test == "official":
         is_test = official == "test"
@@ -37,7 +44,13 @@ def split_indices(
         rest, test_idx = everything[~is_test], everything[is_test]
     else:
         rest, test_idx = train_test_split(everything, test_size=test_fraction, stratify=labels, random_state=seed)
-    train_idx, val_idx = train_test_split(rest, test_size=val_fraction, stratify=labels[rest], random_state=seed)
+    if val == "official":
+        is_val = official[rest] == "val"
+        if not is_val.any():
+            raise ValueError("split.val is 'official' but the dataset has no official validation split; use 'fraction'")
+        train_idx, val_idx = rest[~is_val], rest[is_val]
+    else:
+        train_idx, val_idx = train_test_split(rest, test_size=val_fraction, stratify=labels[rest], random_state=seed)
     return {name: np.sort(idx) for name, idx in {"train": train_idx, "val": val_idx, "test": test_idx}.items()}
 
 

@@ -10,7 +10,6 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 
 def _positive_scores(y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -28,27 +27,35 @@ def _thin(rows: list[tuple[float, float]], most: int = 2000) -> list[tuple[float
 
 def roc_points(y_true: np.ndarray, probs: np.ndarray) -> list[tuple[float, float]]:
     """(fpr, tpr) of the ROC curve: class 1 for binary tasks, the micro average otherwise."""
+    from sklearn.metrics import roc_curve  # on use: it takes a second to import
+
     y, score = _positive_scores(y_true, probs)
     fpr, tpr, _ = roc_curve(y, score)
     return _thin(list(zip(fpr, tpr)))
 
 
-def write_curves(folder: Path, y_true: np.ndarray, probs: np.ndarray) -> None:
-    """roc.csv (fpr, tpr) and pr.csv (recall, precision) for DVC's linear plots."""
+def write_curves(folder: Path, y_true: np.ndarray, probs: np.ndarray) -> list[tuple[float, float]]:
+    """roc.csv (fpr, tpr) and pr.csv (recall, precision) for DVC's linear plots; returns the ROC points."""
+    from sklearn.metrics import precision_recall_curve
+
     y, score = _positive_scores(y_true, probs)
     precision, recall, _ = precision_recall_curve(y, score)
+    roc = roc_points(y_true, probs)
     for name, header, rows in (
-        ("roc.csv", ("fpr", "tpr"), roc_points(y_true, probs)),
+        ("roc.csv", ("fpr", "tpr"), roc),
         ("pr.csv", ("recall", "precision"), _thin(list(zip(recall[::-1], precision[::-1])))),
     ):
         with open(folder / name, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(header)
             writer.writerows(rows)
+    return roc
 
 
 def plot_curves(path: Path, y_true: np.ndarray, probs: np.ndarray, classes: list[str]) -> None:
     """ROC and precision-recall per class (one-vs-rest), up to 12 classes drawn."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
     ks = [1] if probs.shape[1] == 2 else range(min(12, probs.shape[1]))
     for k in ks:

@@ -10,22 +10,15 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
-    accuracy_score,
-    average_precision_score,
-    balanced_accuracy_score,
-    classification_report,
-    cohen_kappa_score,
-    confusion_matrix,
-    log_loss,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-)
+
+# scikit-learn is imported by the functions that compute with it: it takes a second to import, and the
+# stages that only draw (compare, robustness's confusion matrix) do without it.
 
 
 def roc_auc(y_true: np.ndarray, probs: np.ndarray) -> float:
     """Binary: AUC of the positive class; multi-class: one-vs-rest macro AUC. NaN if undefined."""
+    from sklearn.metrics import roc_auc_score
+
     present = np.unique(y_true)
     if len(present) < 2:
         return float("nan")
@@ -38,6 +31,8 @@ def roc_auc(y_true: np.ndarray, probs: np.ndarray) -> float:
 
 def summary_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     """The headline test metrics from true labels (N,) and class probabilities (N, K)."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
     y_pred = probs.argmax(1)
     labels = list(range(probs.shape[1]))
     precision, recall, f1, _ = precision_recall_fscore_support(
@@ -68,6 +63,8 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int 
 def youden_threshold(y_true: np.ndarray, positive_probs: np.ndarray) -> float:
     """The probability threshold maximizing sensitivity + specificity - 1 (Youden's J).
     Chosen on the validation split, never on the test split."""
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, thresholds = roc_curve(y_true, positive_probs)
     best = int(np.argmax(tpr - fpr))
     return float(min(1.0, thresholds[best]))
@@ -76,6 +73,14 @@ def youden_threshold(y_true: np.ndarray, positive_probs: np.ndarray) -> float:
 def detailed_metrics(y_true: np.ndarray, probs: np.ndarray, threshold: float | None = None) -> dict[str, float]:
     """Everything beyond the headline table; with `threshold` (binary tasks) also the
     sensitivity and specificity of "positive if P(class 1) >= threshold"."""
+    from sklearn.metrics import (
+        average_precision_score,
+        balanced_accuracy_score,
+        cohen_kappa_score,
+        log_loss,
+        precision_recall_fscore_support,
+    )
+
     k = probs.shape[1]
     y_pred = probs.argmax(1)
     labels = list(range(k))
@@ -111,7 +116,7 @@ def detailed_metrics(y_true: np.ndarray, probs: np.ndarray, threshold: float | N
 
 def confused_pairs(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], top: int = 10) -> list[dict]:
     """The most frequent (true, predicted) mistakes."""
-    matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(classes))))
+    matrix = confusion_counts(y_true, y_pred, len(classes))
     np.fill_diagonal(matrix, 0)
     order = np.argsort(matrix, axis=None)[::-1][:top]
     return [
@@ -123,6 +128,8 @@ def confused_pairs(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], t
 
 def per_class_report(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
     """scikit-learn's classification report: precision, recall, F1 and support per class."""
+    from sklearn.metrics import classification_report
+
     return classification_report(
         y_true, y_pred, labels=list(range(len(classes))), target_names=classes, output_dict=True, zero_division=0
     )
@@ -136,11 +143,16 @@ def write_confusion_csv(path: Path, y_true: np.ndarray, y_pred: np.ndarray, clas
         writer.writerows((classes[t], classes[p]) for t, p in zip(y_true.tolist(), y_pred.tolist()))
 
 
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """(k, k) counts, rows the actual class, columns the predicted one (scikit-learn's confusion_matrix)."""
+    return np.bincount(np.asarray(y_true) * k + np.asarray(y_pred), minlength=k * k).reshape(k, k)
+
+
 def plot_confusion(path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> np.ndarray:
     """Counts and row-normalized (recall per class) side by side."""
     import seaborn as sns  # on use: it imports pandas
 
-    matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(classes))))
+    matrix = confusion_counts(y_true, y_pred, len(classes))
     normalized = matrix / np.maximum(1, matrix.sum(1, keepdims=True))
     side = max(4.0, 0.5 * len(classes) + 2)
     fig, axes = plt.subplots(1, 2, figsize=(2 * side + 2, side))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from imgstudy.evaluation.curves import roc_points
 from imgstudy.evaluation.metrics import plot_confusion
-from imgstudy.evaluation.plots import plot_metric_bars, plot_robustness_overview, plot_val_curves
+from imgstudy.evaluation.plots import plot_learning_curves, plot_metric_bars, plot_robustness_overview
 from imgstudy.evaluation.tables import display_name
 
 
@@ -32,19 +31,19 @@ def write_plots(plots: Path, report: dict, metrics: list[str], live: Path, best_
                 (display_name(name), m, round(v["metrics"][m], 6), *(round(b, 6) for b in v["ci"][m])) for m in metrics
             )
     plot_metric_bars(plots / "metrics.png", {display_name(n): v for n, v in variants.items()}, metrics)
-    curves = {
-        display_name(n): {m: read_curve(live / n / "plots/metrics/val" / f"{m}.tsv") for m in ("loss", "acc")}
+    columns = ("train_acc", "train_loss", "val_acc", "val_loss")
+    curves = {  # DVCLive's train/acc.tsv, ..., val/loss.tsv of every variant
+        display_name(n): {c: read_curve(live / n / "plots/metrics" / f"{c.replace('_', '/', 1)}.tsv") for c in columns}
         for n in variants
     }
-    with open(plots / "val_curves.csv", "w", newline="") as f:
+    with open(plots / "curves.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["variant", "epoch", "val_acc", "val_loss"])
+        writer.writerow(["variant", "epoch", *columns])
         for name, c in curves.items():
-            writer.writerows(
-                (name, e + 1, round(a, 6), round(lo, 6)) for e, (a, lo) in enumerate(zip(c["acc"], c["loss"]))
-            )
-    plot_val_curves(plots / "val_curves.png", curves)
-    y, probs, classes = best_data
+            rows = zip(*(c[column] for column in columns))
+            writer.writerows((name, e + 1, *(round(v, 6) for v in values)) for e, values in enumerate(rows))
+    plot_learning_curves(plots / "curves.png", curves)
+    y, probs, classes, roc = best_data
     with open(plots / "best_confusion.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["actual", "predicted"])
@@ -53,7 +52,7 @@ def write_plots(plots: Path, report: dict, metrics: list[str], live: Path, best_
     with open(plots / "best_roc.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["fpr", "tpr"])
-        writer.writerows(roc_points(y, probs))
+        writer.writerows(roc.tolist())  # the ROC evaluate drew for the variant (no scikit-learn here)
     robust = {display_name(n): v["robustness"]["per_corruption"] for n, v in variants.items() if v["robustness"]}
     if robust:
         plot_robustness_overview(plots / "robustness.png", robust)

@@ -33,16 +33,19 @@ def plot_metric_bars(path: Path, variants: dict[str, dict], metrics: list[str]) 
     plt.close(fig)
 
 
-def plot_val_curves(path: Path, curves: dict[str, dict[str, list[float]]]) -> None:
-    """Validation loss and accuracy per epoch, every variant on the same axes."""
+def plot_learning_curves(path: Path, curves: dict[str, dict[str, list[float]]]) -> None:
+    """Loss and accuracy per epoch on the training set (dashed) and the validation set (solid), every
+    variant in its colour on the same axes: where a variant over- or under-fits shows as the gap."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, c) in enumerate(curves.items()):
-        style = ("-", "--", ":", "-.")[i // 10 % 4]  # the ten colours repeat: each repeat its own line style
+        colour = colours[i % len(colours)]
         for ax, key in zip(axes, ("loss", "acc")):
-            ax.plot(range(1, len(c[key]) + 1), c[key], marker="o", ms=3, ls=style, label=name)
-    for ax, key in zip(axes, ("validation loss", "validation accuracy")):
+            ax.plot(range(1, len(c[f"val_{key}"]) + 1), c[f"val_{key}"], marker="o", ms=3, color=colour, label=name)
+            ax.plot(range(1, len(c[f"train_{key}"]) + 1), c[f"train_{key}"], ls="--", color=colour, alpha=0.7)
+    for ax, key in zip(axes, ("loss", "accuracy")):
         ax.set_xlabel("epoch")
-        ax.set_title(key)
+        ax.set_title(f"{key}: validation (solid), training (dashed)")
         ax.grid(alpha=0.3)
     handles, labels = axes[1].get_legend_handles_labels()
     fig.tight_layout()

@@ -129,3 +129,24 @@ def seg_caption(report: dict) -> str:
 
 def seg_markdown(report: dict) -> str:
     return seg_caption(report) + "\n\n" + to_markdown(*seg_rows(report))
+
+
+LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "±": r"$\pm$"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def to_latex(header: list[str], rows: list[list[str]], caption: str = "") -> str:
+    """A booktabs table (\\usepackage{booktabs}): the first column left-aligned, the others right."""
+    lines = [r"\begin{table}[ht]", r"\centering", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule"]
+    lines.append(" & ".join(latex_escape(h) for h in header) + r" \\")
+    lines.append(r"\midrule")
+    lines += [" & ".join(latex_escape(cell) for cell in row) + r" \\" for row in rows]
+    lines.append(r"\bottomrule")
+    lines.append(r"\end{tabular}")
+    if caption:
+        lines.append(r"\caption{" + latex_escape(caption) + "}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"

@@ -75,6 +75,10 @@ MONITORS = ("val_loss", "val_acc")
 CLASS_WEIGHTS = ("none", "balanced")
 SAMPLING = ("uniform", "balanced")
 POLICIES = ("none", "randaugment", "trivialaugment")
+# what a rotated, zoomed or shifted image shows where it has no pixels: black (zeros), its mirror image
+# about the edge (reflect: Keras' RandomRotation and RandomZoom) or its edge pixels (nearest: Keras'
+# ImageDataGenerator)
+FILLS = ("zeros", "reflect", "nearest")
 UPSAMPLE = ("transpose", "bilinear")
 ENCODERS = ("none", "resnet18", "mobilenet_v2")
 SEG_LOSSES = ("dice", "bce", "dice_bce", "focal")

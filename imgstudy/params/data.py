@@ -100,6 +100,7 @@ class Preprocess(Section):
 
 class Split(Section):
     test: Literal[TEST_SPLITS]
+    val: Literal[TEST_SPLITS]
     val_fraction: float = Field(gt=0, lt=1)
     test_fraction: float = Field(gt=0, lt=1)
     folds: int = Field(ge=0)

@@ -13,6 +13,7 @@ from imgstudy.params.choices import (
     CHANNELS,
     CLASS_WEIGHTS,
     EQUALIZE,
+    FILLS,
     HEADS,
     INITS,
     LOSSES,
@@ -73,6 +74,7 @@ class Augment(Section):
     hflip: bool
     vflip: bool
     thin: float = Field(ge=0, le=1)
+    fill: Literal[FILLS]
     policy: Literal[POLICIES]
     erase: float = Field(ge=0, le=1)
 

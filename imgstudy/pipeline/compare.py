@@ -20,6 +20,7 @@ from imgstudy.evaluation.tables import (
     seg_markdown,
     table_rows,
     to_csv,
+    to_latex,
     to_markdown,
 )
 from imgstudy.params import MODEL_GROUPS, MODELS, Params, variant_of
@@ -54,7 +55,7 @@ def classification(study: Params, predictions: Path) -> tuple[dict, tuple]:
         params = variant_of(study, name)
         resolved = resolved_all[name] = params.model_dump(mode="json")
         group = MODELS[params.train.model]
-        kept[name] = (y, probs, [str(k) for k in saved["classes"]])
+        kept[name] = (y, probs, [str(k) for k in saved["classes"]], saved["roc"])
         # a setting the variant's model does not read (the CNN's widths for a backbone) is "-", not its default
         cells = {
             title: column_value(resolved, key) if reads(group, key) else "-" for title, key in settings.columns.items()
@@ -119,6 +120,7 @@ def run(params: Params, files: Files) -> dict:
     text = title + to_markdown(header, rows) + seeds_markdown(report["seed_groups"])
     (out / "compare.md").write_text(text + ("\n\n" + seg_markdown(seg) if seg else ""))
     (out / "compare.csv").write_text(to_csv(header, rows))
+    (out / "compare.tex").write_text(to_latex(header, rows, title.replace("**", "").strip()))  # for the write-up
     (out / "summary.json").write_text(json.dumps(headline(report, settings.headline, seg), indent=2) + "\n")
     write_plots(out / "plots", report, settings.plot_metrics, files.live, best_data)
     best = report["best"]

@@ -1,4 +1,5 @@
-"""evaluate@<variant>: score one variant's best model on the test split; keep its predictions and plots."""
+"""evaluate@<variant>: score one variant's best model on the test split, clean and corrupted; keep its
+predictions and plots."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from imgstudy.evaluation.metrics import (
     youden_threshold,
 )
 from imgstudy.params import Params
+from imgstudy.pipeline import robustness
 from imgstudy.pipeline.common import Trained, load_trained
+from imgstudy.training.tracking import log_evaluation
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,11 @@ class Files:
     store: Path
     splits: Path
     model: Path  # the variant's model folder
-    metrics: Path  # test.json, classes.json
+    metrics: Path  # test.json, classes.json, robustness.json
     plots: Path  # confusion, ROC and PR curves, reliability, mistakes
-    predictions: Path  # per-image probabilities (.npz), what compare reads
+    robustness_plots: Path  # accuracy per corruption and severity (the altered set's confusion)
+    predictions: Path  # per-image probabilities (.npz), what compare and explain read
+    robustness: Path  # the robustness summary compare reads (.json)
 
 
 def uniform_where_not_finite(probs: np.ndarray, variant: str) -> tuple[np.ndarray, int]:
@@ -54,26 +59,28 @@ def uniform_where_not_finite(probs: np.ndarray, variant: str) -> tuple[np.ndarra
     return probs, int(bad.sum())
 
 
-def split_probs(
-    params: Params, trained: Trained, files: Files, split: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(stored images, labels, class probabilities) of one split; non-finite outputs scored as uniform."""
+def split_probs(params: Params, trained: Trained, files: Files, split: str) -> tuple:
+    """(images as stored, as the model takes them, labels, (class probabilities, count of non-finite
+    outputs, scored as uniform)) of one split."""
     images, labels = load_split(open_store(files.store), files.splits, split)
     inputs = trained.card.inputs
+    prepared = inputs.prepare(images)  # equalized when the variant asks: once, for every use below
     probs = predict_probs(
-        trained.model, inputs.prepare(images), inputs, params.evaluate.batch_size, trained.device,
-        trained.precision, params.evaluate.tta,
+        trained.model, prepared, inputs, params.evaluate.batch_size, trained.device, trained.precision,
+        params.evaluate.tta,
     )  # fmt: skip
-    return images.numpy(), labels.numpy(), uniform_where_not_finite(probs.numpy(), files.variant)
+    return images, prepared, labels, uniform_where_not_finite(probs.numpy(), files.variant)
 
 
 def run(params: Params, files: Files) -> dict:
     trained = load_trained(params, files.model)
     card = trained.card
-    images, y_true, (probs, non_finite) = split_probs(params, trained, files, "test")
+    images, prepared, labels, (probs, non_finite) = split_probs(params, trained, files, "test")
+    y_true = labels.numpy()
     threshold = None
     if probs.shape[1] == 2:  # binary: the operating threshold comes from validation, never from test
-        _, y_val, (p_val, _) = split_probs(params, trained, files, "val")
+        _, _, y_val, (p_val, _) = split_probs(params, trained, files, "val")
+        y_val = y_val.numpy()
         threshold = youden_threshold(y_val, p_val[:, 1]) if len(np.unique(y_val)) == 2 else 0.5
     trained_summary = json.loads((files.model / "summary.json").read_text())
     summary = {
@@ -89,11 +96,18 @@ def run(params: Params, files: Files) -> dict:
     if (files.model / "cv.json").is_file():  # k-fold validation scores from the train stage
         cv = json.loads((files.model / "cv.json").read_text())
         summary.update({k: cv[k] for k in ("val_acc_mean", "val_acc_std", "val_loss_mean", "val_loss_std")})
-    write_outputs(files, summary, images, y_true, probs, card.classes)
-    return {"variant": files.variant, **summary}
+    report = write_outputs(files, summary, images.numpy(), y_true, probs, card.classes)
+    tracking = params.tracking
+    if tracking.mlflow:  # the test scores beside the training run's curves, and a model version to deploy
+        log_evaluation(tracking.uri, tracking.experiment, files.variant, summary, report, files.model / "model.pt")
+    corrupted = robustness.run(
+        params, trained, prepared, labels, files.metrics, files.robustness_plots, files.robustness
+    )  # fmt: skip
+    return {"variant": files.variant, **summary, "robustness": corrupted}
 
 
-def write_outputs(files: Files, summary: dict, images, y_true, probs, classes: list[str]) -> None:
+def write_outputs(files: Files, summary: dict, images, y_true, probs, classes: list[str]) -> dict:
+    """Every file of the stage but robustness's; returns the per-class report."""
     for folder in (files.metrics, files.plots, files.predictions.parent):
         folder.mkdir(parents=True, exist_ok=True)
     y_pred = probs.argmax(1)
@@ -107,7 +121,7 @@ def write_outputs(files: Files, summary: dict, images, y_true, probs, classes: l
     write_confusion_csv(plots / "confusion.csv", y_true, y_pred, classes)
     shutil.copyfile(plots / "confusion.csv", plots / "confusion_normalized.csv")  # a second DVC template
     plot_confusion(plots / "confusion.png", y_true, y_pred, classes)
-    write_curves(plots, y_true, probs)
+    roc = write_curves(plots, y_true, probs)
     plot_curves(plots / "curves.png", y_true, probs, classes)
     plot_reliability(plots / "reliability.png", y_true, probs, summary["ece"])
     plot_confident_mistakes(plots / "mistakes.png", images, y_true, probs, classes)
@@ -123,9 +137,11 @@ def write_outputs(files: Files, summary: dict, images, y_true, probs, classes: l
         classes=np.array(classes),
         variant=files.variant,
         summary=json.dumps(summary),
+        roc=np.array(roc, dtype=np.float64).reshape(-1, 2),  # (fpr, tpr) points: compare's ROC of the best
     )
+    return report
 
 
 def describe(result: dict) -> str:
     scores = ", ".join(f"{k} {result[k]:.4f}" for k in ("accuracy", "f1_macro", "roc_auc", "log_loss", "ece"))
-    return f"evaluate {result['variant']}: {scores}"
+    return f"evaluate {result['variant']}: {scores}; corrupted: {robustness.describe(result['robustness'])}"

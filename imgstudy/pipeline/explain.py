@@ -36,6 +36,9 @@ class Files:
     metrics: Path  # explain.json
 
 
+CAM_BATCH = 64  # images per pass of the CAM library: its hooks and backward once per batch
+
+
 def safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
@@ -52,17 +55,29 @@ def run(params: Params, files: Files) -> dict:
     def normalize(x_unit: torch.Tensor) -> torch.Tensor:
         return card.inputs.normalize(x_unit).contiguous(memory_format=memory)
 
-    def maps(pos: np.ndarray, targets: list[int]) -> np.ndarray:
-        # requires_grad on the input: gradients reach the target layer even through frozen blocks
-        x = card.inputs(images[pos].to(device)).requires_grad_(True)
-        return np.asarray(cam_maps(model, model.cam_layer, x, targets, settings.method))
+    def maps(requests: list[tuple[np.ndarray, list[int]]]) -> list[np.ndarray]:
+        """Activation maps of every (test positions, target classes) request, computed in batches of
+        CAM_BATCH: one pass of the CAM library's hooks per batch, not per class."""
+        pos = np.concatenate([p for p, _ in requests])
+        targets = [t for _, ts in requests for t in ts]
+        out = []
+        for start in range(0, len(pos), CAM_BATCH):
+            # requires_grad on the input: gradients reach the target layer even through frozen blocks
+            x = card.inputs(images[pos[start : start + CAM_BATCH]].to(device)).requires_grad_(True)
+            chunk = targets[start : start + CAM_BATCH]
+            out.append(np.asarray(cam_maps(model, model.cam_layer, x, chunk, settings.method)))
+        return np.split(np.concatenate(out), np.cumsum([len(p) for p, _ in requests])[:-1])
 
     files.out.mkdir(parents=True, exist_ok=True)
-    shown, shown_masks = [], []
-    for c, pos in pick_samples(labels.numpy(), preds, len(card.classes), settings.per_class).items():
-        if len(pos) == 0:
-            continue  # a tiny test split may miss a class
-        masks = maps(pos, preds[pos].tolist())
+    picked = {c: pos for c, pos in pick_samples(labels.numpy(), preds, len(card.classes), settings.per_class).items()
+              if len(pos)}  # fmt: skip  # a tiny test split may miss a class
+    averaged = {c: np.flatnonzero(labels.numpy() == c)[: settings.mean_map_samples] for c in range(len(card.classes))}
+    averaged = {c: pos for c, pos in averaged.items() if len(pos)}
+    requests = [(pos, preds[pos].tolist()) for pos in picked.values()]
+    requests += [(pos, [c] * len(pos)) for c, pos in averaged.items()]
+    computed = maps(requests)
+    shown_masks = computed[: len(picked)]
+    for (c, pos), masks in zip(picked.items(), shown_masks):
         titles = [
             ("right" if preds[i] == c else "WRONG") + f": {card.classes[preds[i]]} {probs[i, preds[i]]:.2f}"
             for i in pos
@@ -70,14 +85,10 @@ def run(params: Params, files: Files) -> dict:
         heading = f"{settings.method}: true class {card.classes[c]}"
         plot_class_grid(files.out / f"class_{c:03d}_{safe_name(card.classes[c])}.png", stored[pos].numpy(), masks,
                         titles, heading)  # fmt: skip
-        shown.append(pos)
-        shown_masks.append(masks)
-    mean_maps = {}
-    for c in range(len(card.classes)):
-        pos = np.flatnonzero(labels.numpy() == c)[: settings.mean_map_samples]
-        if len(pos):  # where the model finds evidence for class c, on average over its test images
-            mean_maps[card.classes[c]] = maps(pos, [c] * len(pos)).mean(0)
+    # where the model finds evidence for class c, on average over its test images
+    mean_maps = {card.classes[c]: m.mean(0) for c, m in zip(averaged, computed[len(picked) :])}
     plot_mean_maps(files.out / "mean_maps.png", mean_maps, f"mean {settings.method} map per class")
+    shown = list(picked.values())
 
     pos, masks = np.concatenate(shown), np.concatenate(shown_masks)
     x_unit = to_unit(images[pos].to(device), card.inputs.channels).contiguous()

@@ -75,7 +75,7 @@ def run(params: Params, files: Files) -> dict:
         ("Segmentation", f"<p>{seg_caption(seg)}</p>" + table(*seg_rows(seg)) if seg else ""),
         (
             "Training and test scores",
-            figure(figures / "val_curves.png", "validation loss and accuracy per epoch")
+            figure(figures / "curves.png", "loss and accuracy per epoch: validation (solid), training (dashed)")
             + figure(figures / "metrics.png", "test metrics with bootstrap intervals"),
         ),
         (

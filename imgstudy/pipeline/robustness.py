@@ -1,34 +1,24 @@
-"""robustness@<variant>: accuracy of one variant's model on corrupted copies of the test split, and on
-the MNIST study's mixed altered test set when robustness.altered.enabled."""
+"""The robustness part of evaluate@<variant>: accuracy of the variant's model on corrupted copies of the
+test split, and on the MNIST study's mixed altered test set when robustness.altered.enabled.
+
+It runs in evaluate's process on the model and test split evaluate loaded: a stage of its own would
+import torch and torchvision and load both again (about 8 s a variant on 2 cores, bench/results.md)."""
 
 from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from imgstudy.data.store import load_split, open_store
 from imgstudy.evaluation.metrics import plot_confusion
 from imgstudy.evaluation.plots import plot_robustness
 from imgstudy.evaluation.robustness import CORRUPTIONS, SEVERITIES, altered_set_predictions, predictions_under
 from imgstudy.params import Params
-from imgstudy.pipeline.common import Trained, load_trained
+from imgstudy.pipeline.common import Trained
 from imgstudy.training.augment import Augment
-
-
-@dataclass(frozen=True)
-class Files:
-    variant: str
-    store: Path
-    splits: Path
-    model: Path  # the variant's model folder
-    metrics: Path  # robustness.json
-    plots: Path  # accuracy per corruption and severity
-    summary: Path  # what compare reads (.json)
 
 
 def altered(params: Params, trained: Trained, images, labels, plots: Path) -> dict:
@@ -61,10 +51,9 @@ def altered(params: Params, trained: Trained, images, labels, plots: Path) -> di
     }
 
 
-def run(params: Params, files: Files) -> dict:
-    trained = load_trained(params, files.model)
-    all_images, all_labels = load_split(open_store(files.store), files.splits, "test")
-    all_images = trained.card.inputs.prepare(all_images)
+def run(params: Params, trained: Trained, all_images, all_labels, metrics: Path, plots: Path, summary: Path) -> dict:
+    """all_images: the test split as the model takes it (prepared); writes metrics/robustness.json, the plots
+    and the summary compare reads."""
     settings = params.robustness
     images, labels = all_images, all_labels
     if settings.max_samples and len(labels) > settings.max_samples:  # a fixed, evenly spread subset
@@ -88,30 +77,29 @@ def run(params: Params, files: Files) -> dict:
         "samples": int(len(labels)),
         "corruptions": table,
     }
-    files.metrics.mkdir(parents=True, exist_ok=True)
-    files.plots.mkdir(parents=True, exist_ok=True)
+    metrics.mkdir(parents=True, exist_ok=True)
+    plots.mkdir(parents=True, exist_ok=True)
     if settings.altered.enabled:
-        result.update(altered(params, trained, all_images, all_labels, files.plots))
-    (files.metrics / "robustness.json").write_text(json.dumps(result, indent=2) + "\n")
-    with open(files.plots / "robustness.csv", "w", newline="") as f:
+        result.update(altered(params, trained, all_images, all_labels, plots))
+    (metrics / "robustness.json").write_text(json.dumps(result, indent=2) + "\n")
+    with open(plots / "robustness.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["corruption", "severity", "accuracy"])
         writer.writerows((c, s, round(a, 6)) for c, row in table.items() for s, a in row.items())
-    plot_robustness(files.plots / "robustness.png", table, clean)
+    plot_robustness(plots / "robustness.png", table, clean)
     compared = {
         "clean_accuracy": clean,
         "mean_corruption_accuracy": mean,
         "altered_accuracy": result.get("altered_accuracy"),
         "per_corruption": {c: float(np.mean(list(row.values()))) for c, row in table.items()},
     }
-    files.summary.parent.mkdir(parents=True, exist_ok=True)
-    files.summary.write_text(json.dumps(compared, indent=2) + "\n")
-    return {"variant": files.variant, **result}
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(json.dumps(compared, indent=2) + "\n")
+    return result
 
 
 def describe(result: dict) -> str:
     altered_part = f", altered set {result['altered_accuracy']:.4f}" if "altered_accuracy" in result else ""
     return (
-        f"robustness {result['variant']}: clean {result['clean_accuracy']:.4f}, mean corruption accuracy "
-        f"{result['mean_corruption_accuracy']:.4f}{altered_part}"
+        f"clean {result['clean_accuracy']:.4f}, mean corruption {result['mean_corruption_accuracy']:.4f}{altered_part}"
     )

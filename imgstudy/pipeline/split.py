@@ -21,7 +21,8 @@ class Files:
 def run(params: Params, files: Files) -> dict:
     spec, seed = params.split, params.base.seed
     labels = open_store(files.store).labels
-    parts = split_indices(labels, read_official(files.store), spec.test, spec.val_fraction, spec.test_fraction, seed)
+    official = read_official(files.store)
+    parts = split_indices(labels, official, spec.test, spec.val_fraction, spec.test_fraction, seed, spec.val)
     files.splits.mkdir(parents=True, exist_ok=True)
     for name, idx in parts.items():
         np.save(files.splits / f"{name}.npy", idx)

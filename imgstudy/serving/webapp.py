@@ -1,8 +1,9 @@
 """A small web app around Predictor: an HTML page and a JSON endpoint.
 
-POST /api/predict takes the image bytes as the request body (any image Content-Type), so
-nothing is ever written to disk: the upload is read into memory, capped at `max_bytes`
-(413 beyond), decoded or refused (415), classified, and answered as JSON with the top-k
+POST /api/predict takes the image as the request body (any image Content-Type), or as the field
+`file` of a multipart/form-data upload (what `curl -F file=@x.jpg`, `requests.post(url, files=...)`
+and an HTML form send). Nothing is ever written to disk: the upload is read into memory, capped at
+`max_bytes` (413 beyond), decoded or refused (415), classified, and answered as JSON with the top-k
 classes and the Grad-CAM overlay as a PNG data URL.
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from PIL import Image
+from python_multipart import MultipartParser
+from python_multipart.multipart import parse_options_header
 
 from imgstudy.serving.predict import Predictor
 
@@ -58,6 +61,48 @@ async def read_capped(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+FIELD = "file"  # the multipart field that carries the image
+
+
+def form_file(body: bytes, content_type: str) -> bytes:
+    """The bytes of the `file` field of a multipart/form-data body (python-multipart's parser, in memory)."""
+    _, options = parse_options_header(content_type)
+    if b"boundary" not in options:
+        raise HTTPException(415, "multipart/form-data without a boundary")
+    parts: list[dict] = []
+    header: list[bytes] = []
+
+    def on_part_begin() -> None:
+        parts.append({"headers": b"", "data": bytearray()})
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header.append(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        parts[-1]["headers"] += b"".join(header).lower() + b":" + data[start:end] + b"\n"
+        header.clear()
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        parts[-1]["data"] += data[start:end]
+
+    callbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_part_data": on_part_data,
+    }
+    parser = MultipartParser(options[b"boundary"], callbacks)
+    parser.write(body)
+    parser.finalize()
+    for part in parts:
+        disposition = next(
+            (line for line in part["headers"].split(b"\n") if line.startswith(b"content-disposition:")), b""
+        )
+        if parse_options_header(disposition.split(b":", 1)[-1])[1].get(b"name") == FIELD.encode():
+            return bytes(part["data"])
+    raise HTTPException(415, f"no field named {FIELD!r} in the form: send the image as {FIELD}=@<path>")
+
+
 def create_app(
     paths: dict[str, Path], default: str, max_bytes: int = 10_000_000, report: Path | None = None
 ) -> FastAPI:
@@ -84,9 +129,14 @@ def create_app(
         request: Request, variant: str | None = Query(None), top_k: int = Query(3, ge=1, le=20), cam: bool = Query(True)
     ) -> dict:
         kind = request.headers.get("content-type", "")
-        if not (kind.startswith("image/") or kind == "application/octet-stream"):
-            raise HTTPException(415, f"send the image bytes with an image/* content type, not {kind or 'none'}")
+        form = kind.startswith("multipart/form-data")
+        if not (form or kind.startswith("image/") or kind == "application/octet-stream"):
+            raise HTTPException(
+                415, f"send the image as form field {FIELD!r} or as bytes with an image/* type, not {kind or 'none'}"
+            )
         body = await read_capped(request, max_bytes)
+        if form:
+            body = form_file(body, kind)
         name, predictor, lock = models.get(variant)
         try:
             image = predictor.decode(body)

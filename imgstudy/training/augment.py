@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from imgstudy.params.choices import POLICIES
+from imgstudy.params.choices import FILLS, POLICIES
 
 POLICY_GROUP = 8  # images sharing one RandAugment/TrivialAugment draw
+PADDING = dict(zip(FILLS, ("zeros", "reflection", "border")))  # fill -> grid_sample's padding_mode
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Augment:
     hflip: bool = False
     vflip: bool = False
     thin: float = 0.0  # probability of eroding a sample's strokes
+    fill: str = "zeros"  # zeros | reflect | nearest: outside the moved image
     policy: str = "none"  # none | randaugment | trivialaugment
     erase: float = 0.0  # probability of erasing a random box of a sample
 
@@ -91,20 +93,22 @@ class Augment:
 
         if self.rotation or self.zoom or self.shift or self.shrink or self.hflip or self.vflip:
             grid = self._grid(x, uniform)
-            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            padding = PADDING[self.fill]
+            x = F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
             masks = (
                 F.grid_sample(
-                    masks[:, None].to(x.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=False
+                    masks[:, None].to(x.dtype), grid, mode="nearest", padding_mode=padding, align_corners=False
                 )[:, 0]
                 .round()
                 .long()
-            )  # outside the frame: background
+            )  # filled as the image is: with zeros, outside the frame is background
         # image only: thin would move edges; erasing occludes the image, the object stays in the mask
         photometric = Augment(contrast=self.contrast, brightness=self.brightness, erase=self.erase)
         return photometric(x, gen), masks
 
     def _affine(self, x: torch.Tensor, uniform) -> torch.Tensor:
-        return F.grid_sample(x, self._grid(x, uniform), mode="bilinear", padding_mode="zeros", align_corners=False)
+        grid = self._grid(x, uniform)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode=PADDING[self.fill], align_corners=False)
 
     def _grid(self, x: torch.Tensor, uniform) -> torch.Tensor:
         b = x.shape[0]

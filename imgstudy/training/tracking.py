@@ -5,9 +5,9 @@ Only rank 0 of a distributed run creates a Tracker; the others log nothing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from dvclive import Live
 from imgstudy.training.fitting import EpochResult
 
 
@@ -29,13 +29,12 @@ class Tracker:
     def __init__(self, live_dir: Path, params: dict, mlflow_uri: str | None, experiment: str, run_name: str):
         # A fresh log: a resumed run replays the epochs its state holds (DVC removed the folder before
         # the stage ran again, as it does with every output that is not persist).
+        from dvclive import Live  # on use: evaluate imports this module for MLflow alone
+
         self.live = Live(dir=str(live_dir), resume=False, dvcyaml=None, save_dvc_exp=False)
         self.mlflow = None
         if mlflow_uri:
-            import mlflow
-
-            mlflow.set_tracking_uri(mlflow_uri)
-            mlflow.set_experiment(experiment)
+            mlflow = start_mlflow(mlflow_uri, experiment)
             mlflow.start_run(run_name=run_name)
             mlflow.log_params(flatten(params))
             self.mlflow = mlflow
@@ -58,3 +57,29 @@ class Tracker:
                 if path.is_file():
                     self.mlflow.log_artifact(str(path))
             self.mlflow.end_run()
+
+
+def start_mlflow(uri: str, experiment: str):
+    """MLflow at `uri` with `experiment` current (created on first use); no usage reports sent."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment)
+    return mlflow
+
+
+def log_evaluation(uri: str, experiment: str, variant: str, metrics: dict, report: dict, model_file: Path) -> str:
+    """An MLflow run of a variant's test scores: the metrics, the classification report and the model,
+    registered as a new version of model `<experiment>-<variant>`. Returns the version."""
+    mlflow = start_mlflow(uri, experiment)
+    client = mlflow.tracking.MlflowClient()
+    name = f"{experiment}-{variant}"
+    with mlflow.start_run(run_name=f"{variant} (test)") as run:
+        mlflow.log_metrics({f"test_{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
+        mlflow.log_dict(report, "classification_report.json")
+        mlflow.log_artifact(str(model_file), artifact_path="model")
+        if not client.search_registered_models(filter_string=f"name = '{name}'"):
+            client.create_registered_model(name, description=f"the {variant} variant of the study {experiment}")
+        version = client.create_model_version(name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+    return version.version
