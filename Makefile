@@ -14,7 +14,7 @@ UV_VERSION := 0.13.9
 UV_INSTALL = $(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode --index-strategy unsafe-best-match \
 	$(foreach url,$(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null),--extra-index-url $(url))
 
-.PHONY: install run study results test lint system datasets bench mutation dag clean-venv
+.PHONY: install run study results test lint system datasets bench mutation dag pictures clean-venv
 
 $(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,13 @@ datasets:
 # Speed: our train path against the plain way, inference paths, the default grid timed (not tests).
 bench: install
 	$(PY) bench/run.py
+
+# The README's picture of `dvc plots show`, from the committed study: Vega from npm (the page asks a CDN, and
+# the machines have no internet at run time), Debian's Chromium to photograph it.
+pictures: install
+	$(MAKE) --no-print-directory system
+	npm install --silent --no-audit --no-fund --legacy-peer-deps --prefix .pictures vega@5.20.2 vega-lite@5.2.0 vega-embed@6.18.2
+	$(PY) -m tools.pictures
 
 # Mutation testing of the pure modules (docs/testing.md): about an hour on 2 cores, not part of `make test`.
 mutation: install

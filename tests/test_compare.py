@@ -75,9 +75,10 @@ def test_bootstrap_accuracy_interval_matches_the_normal_approximation() -> None:
 
 
 def test_table_cells() -> None:
-    params = {"train": {"channels": "gray", "augment": {"rotation": 0, "zoom": 0.0}, "lr": 0.001, "flag": True}}
+    augment = {"rotation": 0, "zoom": 0.0, "fill": "reflect", "policy": "none"}
+    params = {"train": {"channels": "gray", "augment": augment, "lr": 0.001, "flag": True}}
     assert column_value(params, "train.channels") == "gray"
-    assert column_value(params, "train.augment") == "no"
+    assert column_value(params, "train.augment") == "no"  # a fill says how a shift fills, not that there is one
     params["train"]["augment"]["zoom"] = 0.1
     assert column_value(params, "train.augment") == "yes"
     assert column_value(params, "train.lr") == "0.001" and column_value(params, "train.flag") == "yes"

@@ -7,6 +7,8 @@ fp32), which must not turn the README's own order - run, then test - red.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import subprocess
 
@@ -36,3 +38,14 @@ def test_each_full_data_number_is_in_its_study_results() -> None:
     assert {s for s, _ in rows} == {p.name for p in (ROOT / "results").iterdir() if p.is_dir()}, rows
     for study, number in rows:  # a cell's value, not an interval's bound
         assert f"| {number} " in (ROOT / "results" / study / "compare.md").read_text(), (study, number)
+
+
+def test_the_plots_picture_is_of_the_committed_study_and_its_caption_names_the_commit() -> None:
+    """docs/plots_page.png comes from `make pictures` on the committed comparison: a rebuilt study without a
+    new picture fails here, and so does a caption that names another commit."""
+    record = json.loads((ROOT / "docs/pictures.json").read_text())["plots_page.png"]
+    committed_json = subprocess.run(
+        ["git", "show", "HEAD:compare/compare.json"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    assert hashlib.sha256(committed_json).hexdigest() == record["compare_json_sha256"], "run `make pictures`"
+    assert f"`make pictures` from commit {record['commit']}" in README

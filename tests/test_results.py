@@ -3,6 +3,8 @@ params.yaml that is not the study's preset."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -31,11 +33,13 @@ def test_the_table_sets_ours_beside_the_study_and_checks_targets() -> None:
             {"what": "best optimizer", "study": "adam", "ours": {"best_of": ["cnn", "sgd"]}},
         ]
     }
+    for row in reported["rows"]:
+        row["source"] = "004 l.1"
     lines = results.reported_table(reported, report(cnn=0.9960, sgd=0.9970))
-    assert lines[2] == "| cnn | 0.996 | 0.9960 | 0.995 | yes |"
-    assert lines[3] == "| altered | 0.98 | 0.8960 | 0.98 | **no** |"
-    assert lines[4] == "| best | - | 0.9970 |  |  |"
-    assert lines[5] == "| best optimizer | adam | sgd (0.9970) |  |  |"
+    assert lines[2] == "| cnn | 0.996 | 0.9960 | 0.995 | yes | 004 l.1 |"
+    assert lines[3] == "| altered | 0.98 | 0.8960 | 0.98 | **no** | 004 l.1 |"
+    assert lines[4] == "| best | - | 0.9970 |  |  | 004 l.1 |"
+    assert lines[5] == "| best optimizer | adam | sgd (0.9970) |  |  | 004 l.1 |"
 
 
 @pytest.mark.parametrize("study", [p.stem for p in results.REPORTED.glob("*.yaml")])
@@ -46,6 +50,23 @@ def test_reported_rows_name_variants_of_the_preset_grid(study: str) -> None:
     for row in reported["rows"]:
         results.value(row["ours"], fake)  # a KeyError names a variant the preset does not build
     assert reported["deviations"]
+
+
+SOURCE = r"^(?P<write_up>\d{3}) l\.\d+(-\d+)?\b.*|^ours\b.*"
+
+
+@pytest.mark.parametrize("study", [p.stem for p in results.REPORTED.glob("*.yaml")])
+def test_every_reported_row_and_deviation_names_its_source(study: str) -> None:
+    """A line of the study's own write-up (its number and the line), or "ours": nothing said of a study that
+    its write-up does not say."""
+    reported = read_yaml(results.REPORTED / f"{study}.yaml")
+    assert re.fullmatch(r"\d{3}", reported["write_up"]), reported.get("write_up")
+    entries = reported["rows"] + reported["deviations"]
+    for entry in entries:
+        match = re.match(SOURCE, str(entry.get("source", "")))
+        assert match, f"{study}: no source for {entry.get('what') or entry.get('text')!r}"
+        assert match["write_up"] in (None, reported["write_up"]), f"{study}: {entry['source']} is another study's"
+    assert sum(not str(e["source"]).startswith("ours") for e in entries) >= 3  # the write-up is cited, not only us
 
 
 def test_results_refuse_a_params_file_that_is_not_the_preset(tmp_path) -> None:

@@ -151,3 +151,24 @@ def test_evaluate_takes_the_binary_threshold_from_validation(tmp_path) -> None:
         thresholds[name] = youden_threshold(y.numpy(), probs[:, 1])
     assert thresholds["val"] != thresholds["test"]  # the two splits disagree: the test can tell them apart
     assert summary["threshold"] == pytest.approx(thresholds["val"])
+
+
+def test_evaluate_logs_test_scores_and_a_model_version_to_mlflow(study, tmp_path) -> None:
+    """With tracking on, evaluate logs the test metrics and the classification report to MLflow and
+    registers the model as a new version of `<experiment>-<variant>` (a local sqlite store here)."""
+    import mlflow
+
+    root, p = study
+    if not (root / "m/model.pt").is_file():
+        train_variant(p, root, "m")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.tracking.MlflowClient(tracking_uri=store)
+    client.create_experiment("quadrants", artifact_location=(tmp_path / "artifacts").as_uri())
+    tracked = p.model_copy(update={"tracking": p.tracking.model_copy(update={"mlflow": True, "uri": store,
+                                                                            "experiment": "quadrants"})})  # fmt: skip
+    summary = evaluate_variant(tracked, root, "m")
+    (run,) = client.search_runs([client.get_experiment_by_name("quadrants").experiment_id])
+    assert run.data.metrics["test_accuracy"] == pytest.approx(summary["accuracy"])
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"classification_report.json", "model"}
+    (version,) = client.search_model_versions("name = 'quadrants-F0'")
+    assert version.run_id == run.info.run_id and int(version.version) == 1

@@ -84,12 +84,28 @@ def value(ref: str | dict, report: dict) -> tuple[str, float | None]:
     name, key = ref.split(".", 1)
     name = report["best"] if name == "best" else name
     row = variants[name]
-    number = row["metrics"].get(key, (row.get("robustness") or {}).get(key))
+    number = nested(row["metrics"], key)
+    number = nested(row.get("robustness") or {}, key) if number is None else number
+    if isinstance(number, int) and not isinstance(number, bool):  # a count (true positives...)
+        return str(number), number
     return (f"{number:.4f}" if number is not None else "n/a"), number
 
 
+def nested(tree: dict, dotted: str):
+    """tree["per_class"]["COVID"]["precision"] for "per_class.COVID.precision"; None where there is none."""
+    node = tree
+    for key in dotted.split("."):
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            return None
+    return node
+
+
 def reported_table(reported: dict, report: dict) -> list[str]:
-    lines = ["| what | the study | ours | target | met |", "|---|---|---|---|---|"]
+    lines = ["| what | the study | ours | target | met | source |", "|---|---|---|---|---|---|"]
     for row in reported["rows"]:
         shown, number = value(row["ours"], report)
         if isinstance(row["ours"], dict):
@@ -97,7 +113,8 @@ def reported_table(reported: dict, report: dict) -> list[str]:
         target = row.get("target")
         met = "" if target is None else ("yes" if number is not None and number >= target else "**no**")
         study = "-" if row["study"] is None else row["study"]
-        lines.append(f"| {row['what']} | {study} | {shown} | {'' if target is None else target} | {met} |")
+        target = "" if target is None else target
+        lines.append(f"| {row['what']} | {study} | {shown} | {target} | {met} | {row['source']} |")
     return lines
 
 
@@ -150,7 +167,7 @@ def readme(study: str, reported: dict, report: dict, built: Params, plots: list[
         "",
         "## Deviations from the study",
         "",
-        *[f"- {d}" for d in reported["deviations"]],
+        *[f"- {d['text']} (Source: {d['source']}.)" for d in reported["deviations"]],
         "",
         "## Plots",
         "",

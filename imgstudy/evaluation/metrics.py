@@ -149,29 +149,25 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarr
 
 
 def plot_confusion(path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> np.ndarray:
-    """Counts and row-normalized (recall per class) side by side."""
-    import seaborn as sns  # on use: it imports pandas
-
+    """Counts and row-normalized (recall per class) side by side, annotated up to 20 classes."""
     matrix = confusion_counts(y_true, y_pred, len(classes))
     normalized = matrix / np.maximum(1, matrix.sum(1, keepdims=True))
     side = max(4.0, 0.5 * len(classes) + 2)
     fig, axes = plt.subplots(1, 2, figsize=(2 * side + 2, side))
-    annotate = len(classes) <= 20
-    sns.heatmap(matrix, annot=annotate, fmt="d", cmap="Blues", xticklabels=classes, yticklabels=classes, ax=axes[0])
-    sns.heatmap(
-        normalized,
-        annot=annotate,
-        fmt=".2f",
-        cmap="Blues",
-        vmin=0,
-        vmax=1,
-        xticklabels=classes,
-        yticklabels=classes,
-        ax=axes[1],
-    )
-    for ax in axes:
+    for ax, values, fmt, top in ((axes[0], matrix, "d", None), (axes[1], normalized, ".2f", 1.0)):
+        image = ax.imshow(values, cmap="Blues", vmin=0, vmax=top if top else max(1, values.max()))
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        ticks = range(len(classes))
+        ax.set_xticks(ticks, classes, rotation=90 if len(classes) > 10 else 0)
+        ax.set_yticks(ticks, classes)
         ax.set_xlabel("predicted")
         ax.set_ylabel("actual")
+        if len(classes) <= 20:
+            high = (top or max(1, values.max())) / 2
+            for (i, j), v in np.ndenumerate(values):
+                ax.text(
+                    j, i, format(v, fmt), ha="center", va="center", fontsize=8, color="white" if v > high else "black"
+                )
     axes[0].set_title(f"counts ({matrix.trace()}/{matrix.sum()} correct)")
     axes[1].set_title("normalized by actual class")
     fig.tight_layout()

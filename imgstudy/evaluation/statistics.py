@@ -81,15 +81,18 @@ def resampled_auc(counts: np.ndarray, scores: np.ndarray, positive: np.ndarray) 
     half), over n_pos * n_neg, the Mann-Whitney form of the rank-sum fast_metrics() uses; NaN where a
     resample holds one class only. counts: (sample, resample), times each sample was drawn."""
     order = np.argsort(scores, kind="stable")
-    sorted_scores = scores[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])  # groups of tied scores
-    w = counts[order]
-    neg = np.add.reduceat(w * ~positive[order, None], starts, axis=0)  # (group, resample)
-    pos = np.add.reduceat(w * positive[order, None], starts, axis=0)
-    below = np.cumsum(neg, axis=0) - neg
-    n_pos, n_neg = pos.sum(0), neg.sum(0)
+    ranked = scores[order]
+    first = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # where each group of tied scores starts
+    group = np.cumsum(np.r_[True, ranked[1:] != ranked[:-1]]) - 1
+    start, end = first[group], np.r_[first[1:], len(ranked)][group]  # each sample's group: [start, end)
+    w, pos = counts[order], positive[order, None]
+    cumulative = np.zeros((len(ranked) + 1, w.shape[1]))
+    np.cumsum(np.where(pos, 0.0, w), axis=0, out=cumulative[1:])  # negatives drawn, up to each rank
+    # a positive beats the negatives below its group and ties with half of those inside it
+    u = (np.where(pos, w, 0.0) * (cumulative[start] + cumulative[end]) / 2).sum(0)
+    n_pos, n_neg = (w * pos).sum(0), cumulative[-1]
     with np.errstate(all="ignore"):
-        auc = (pos * (below + 0.5 * neg)).sum(0) / (n_pos * n_neg)
+        auc = u / (n_pos * n_neg)
     return np.where((n_pos > 0) & (n_neg > 0), auc, math.nan)
 
 

@@ -16,13 +16,19 @@ def display_name(variant: str) -> str:
     return f"{m.group(1)}.{m.group(2)}" if m else variant
 
 
+# Keys of a switch group that say how its switches act, not whether one is on (augment.fill: what a moved
+# image shows where it has no pixels).
+MODES = ("fill",)
+
+
 def column_value(params: dict, dotted: str) -> str:
     """A study-table cell from a variant's resolved params; a switch group reads yes/no."""
     node = params
     for key in dotted.split("."):
         node = node[key]
     if isinstance(node, dict):  # a group of switches (augment): "yes" if any is on
-        return "yes" if any(bool(v) and v != "none" for v in node.values()) else "no"
+        switches = {k: v for k, v in node.items() if k not in MODES}
+        return "yes" if any(bool(v) and v != "none" for v in switches.values()) else "no"
     if isinstance(node, bool):
         return "yes" if node else "no"
     return str(node)

@@ -17,6 +17,7 @@ from imgstudy.evaluation.curves import plot_confident_mistakes, plot_curves, plo
 from imgstudy.evaluation.inference import predict_probs
 from imgstudy.evaluation.metrics import (
     confused_pairs,
+    confusion_counts,
     detailed_metrics,
     per_class_report,
     plot_confusion,
@@ -59,6 +60,11 @@ def uniform_where_not_finite(probs: np.ndarray, variant: str) -> tuple[np.ndarra
     return probs, int(bad.sum())
 
 
+def per_class(y_true: np.ndarray, probs: np.ndarray, classes: list[str]) -> list[tuple[str, dict]]:
+    report = per_class_report(y_true, probs.argmax(1), classes)
+    return [(c, report[c]) for c in classes]
+
+
 def split_probs(params: Params, trained: Trained, files: Files, split: str) -> tuple:
     """(images as stored, as the model takes them, labels, (class probabilities, count of non-finite
     outputs, scored as uniform)) of one split."""
@@ -92,6 +98,9 @@ def run(params: Params, files: Files) -> dict:
         "parameters": trained_summary["parameters"],
         "precision": trained.precision.name,
         **({"non_finite_outputs": non_finite} if non_finite else {}),
+        # what studies report per class (a COVID class's precision and recall, true positives...)
+        "per_class": {c: {k: r[k] for k in ("precision", "recall")} for c, r in per_class(y_true, probs, card.classes)},
+        "confusion": confusion_counts(y_true, probs.argmax(1), len(card.classes)).tolist(),  # rows: actual
     }
     if (files.model / "cv.json").is_file():  # k-fold validation scores from the train stage
         cv = json.loads((files.model / "cv.json").read_text())
