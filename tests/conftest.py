@@ -290,6 +290,6 @@ def evaluate_variant(params, root: Path, model: str, variant: str = "F0") -> dic
 
     files = evaluate.Files(
         variant, root / "store", root / "splits", root / model, root / "metrics", root / "plots",
-        root / "robustness_plots", root / "pred.npz", root / "pred.robustness.json",
+        root / "robustness_plots", root / "cam", root / "pred.npz", root / "pred.robustness.json",
     )  # fmt: skip
     return evaluate.run(params, files)

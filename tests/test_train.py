@@ -19,7 +19,6 @@ from conftest import (
     write_quadrant_store,
 )
 from imgstudy.params import Params, read_yaml, resolve
-from imgstudy.pipeline import explain
 from imgstudy.training import checkpoint
 from imgstudy.training.fitting import FitConfig, Phase
 from imgstudy.training.inputs import Inputs
@@ -42,7 +41,7 @@ def test_train_learns_and_evaluate_scores_it(study) -> None:
     summary = evaluate_variant(p, root, "m")
     assert summary["accuracy"] > 0.9 and summary["samples"] == 80 and summary["roc_auc"] > 0.9
     written = json.loads((root / "metrics/test.json").read_text())
-    assert {"variant": "F0", **written, "robustness": summary["robustness"]} == summary
+    assert {"variant": "F0", **written, "robustness": summary["robustness"], "explain": summary["explain"]} == summary
     assert json.loads((root / "metrics/robustness.json").read_text()) == summary["robustness"]
     assert summary["robustness"]["clean_accuracy"] == pytest.approx(summary["accuracy"], abs=0.05)
 
@@ -55,8 +54,7 @@ def test_train_learns_and_evaluate_scores_it(study) -> None:
     assert card.params["train"]["lr"] == 0.003
     assert read_yaml(root / "m/params.yaml")["train"]["epochs"] == 3
 
-    files = explain.Files("F0", root / "store", root / "splits", root / "m", root / "cam", root / "metrics")
-    result = explain.run(p, files)
+    result = summary["explain"]
     written = sorted(w.name for w in (root / "cam").glob("*.png"))
     assert written == [
         "class_000_tl.png",

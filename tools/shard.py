@@ -17,7 +17,7 @@ from imgstudy.core.cli import cli
 from imgstudy.core.errors import UserError
 from imgstudy.params import load
 
-STAGES = {"grid": ("train", "evaluate", "explain"), "seg_grid": ("seg_train", "seg_evaluate")}
+STAGES = {"grid": ("train", "evaluate"), "seg_grid": ("seg_train", "seg_evaluate")}
 
 
 def share(grid: list[str], seg_grid: list[str], shards: int, index: int) -> list[str]:

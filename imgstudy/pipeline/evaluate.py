@@ -1,5 +1,6 @@
-"""evaluate@<variant>: score one variant's best model on the test split, clean and corrupted; keep its
-predictions and plots."""
+"""evaluate@<variant>: score one variant's best model on the test split - clean, corrupted (robustness.py)
+and explained (explain.py) - and keep its predictions and plots. The three parts share one process, one
+loaded model and one pass of the test split."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from imgstudy.evaluation.metrics import (
     youden_threshold,
 )
 from imgstudy.params import Params
-from imgstudy.pipeline import robustness
+from imgstudy.pipeline import explain, robustness
 from imgstudy.pipeline.common import Trained, load_trained
 from imgstudy.training.tracking import log_evaluation
 
@@ -40,7 +41,8 @@ class Files:
     metrics: Path  # test.json, classes.json, robustness.json
     plots: Path  # confusion, ROC and PR curves, reliability, mistakes
     robustness_plots: Path  # accuracy per corruption and severity (the altered set's confusion)
-    predictions: Path  # per-image probabilities (.npz), what compare and explain read
+    gradcam: Path  # activation maps: a grid per class, the mean map per class, the deletion curves
+    predictions: Path  # per-image probabilities (.npz), what compare reads
     robustness: Path  # the robustness summary compare reads (.json)
 
 
@@ -80,9 +82,22 @@ def split_probs(params: Params, trained: Trained, files: Files, split: str) -> t
 
 def run(params: Params, files: Files) -> dict:
     trained = load_trained(params, files.model)
-    card = trained.card
     images, prepared, labels, (probs, non_finite) = split_probs(params, trained, files, "test")
-    y_true = labels.numpy()
+    summary = scores(params, trained, files, labels.numpy(), probs, non_finite)
+    report = write_outputs(files, summary, images.numpy(), labels.numpy(), probs, trained.card.classes)
+    tracking = params.tracking
+    if tracking.mlflow:  # the test scores beside the training run's curves, and a model version to deploy
+        log_evaluation(tracking.uri, tracking.experiment, files.variant, summary, report, files.model / "model.pt")
+    corrupted = robustness.run(
+        params, trained, prepared, labels, files.metrics, files.robustness_plots, files.robustness
+    )  # fmt: skip
+    explained = explain.run(params, trained, images, prepared, labels.numpy(), probs, files.gradcam, files.metrics)
+    return {"variant": files.variant, **summary, "robustness": corrupted, "explain": explained}
+
+
+def scores(params: Params, trained: Trained, files: Files, y_true: np.ndarray, probs, non_finite: int) -> dict:
+    """test.json: the metrics, what the model is, and what studies report per class."""
+    card = trained.card
     threshold = None
     if probs.shape[1] == 2:  # binary: the operating threshold comes from validation, never from test
         _, _, y_val, (p_val, _) = split_probs(params, trained, files, "val")
@@ -105,14 +120,7 @@ def run(params: Params, files: Files) -> dict:
     if (files.model / "cv.json").is_file():  # k-fold validation scores from the train stage
         cv = json.loads((files.model / "cv.json").read_text())
         summary.update({k: cv[k] for k in ("val_acc_mean", "val_acc_std", "val_loss_mean", "val_loss_std")})
-    report = write_outputs(files, summary, images.numpy(), y_true, probs, card.classes)
-    tracking = params.tracking
-    if tracking.mlflow:  # the test scores beside the training run's curves, and a model version to deploy
-        log_evaluation(tracking.uri, tracking.experiment, files.variant, summary, report, files.model / "model.pt")
-    corrupted = robustness.run(
-        params, trained, prepared, labels, files.metrics, files.robustness_plots, files.robustness
-    )  # fmt: skip
-    return {"variant": files.variant, **summary, "robustness": corrupted}
+    return summary
 
 
 def write_outputs(files: Files, summary: dict, images, y_true, probs, classes: list[str]) -> dict:
@@ -152,5 +160,8 @@ def write_outputs(files: Files, summary: dict, images, y_true, probs, classes: l
 
 
 def describe(result: dict) -> str:
-    scores = ", ".join(f"{k} {result[k]:.4f}" for k in ("accuracy", "f1_macro", "roc_auc", "log_loss", "ece"))
-    return f"evaluate {result['variant']}: {scores}; corrupted: {robustness.describe(result['robustness'])}"
+    headline = ", ".join(f"{k} {result[k]:.4f}" for k in ("accuracy", "f1_macro", "roc_auc", "log_loss", "ece"))
+    return (
+        f"evaluate {result['variant']}: {headline}; corrupted: {robustness.describe(result['robustness'])}; "
+        f"activation maps: {explain.describe(result['explain'])}"
+    )
