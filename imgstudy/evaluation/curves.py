@@ -99,20 +99,22 @@ def plot_confident_mistakes(
     path: Path, images: np.ndarray, y_true: np.ndarray, probs: np.ndarray, classes: list[str], n: int = 16
 ) -> int:
     """The n wrong predictions the model was surest of, with true and predicted labels."""
+    from imgstudy.evaluation.plots import plot_tiles, rgb_tile
+
     wrong = np.flatnonzero(probs.argmax(1) != y_true)
     worst = wrong[np.argsort(-probs[wrong].max(1))][:n]
     cols = 8
-    rows = max(1, int(np.ceil(len(worst) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, i in zip(axes.ravel(), worst):
-        image = images[i]
-        ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
+    tiles, titles = [[]], [[]]
+    for i in worst:
+        if len(tiles[-1]) == cols:
+            tiles.append([])
+            titles.append([])
         p = probs[i].argmax()
-        ax.set_title(f"true {classes[y_true[i]]}\npred {classes[p]} {probs[i, p]:.2f}", fontsize=7)
-    fig.suptitle("most confident mistakes" if len(worst) else "no mistakes", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        tiles[-1].append(rgb_tile(images[i]))
+        titles[-1].append(f"true {classes[y_true[i]]}\npred {classes[p]} {probs[i, p]:.2f}")
+    if len(worst):
+        plot_tiles(path, tiles, titles, "most confident mistakes")
+    else:
+        blank = [[np.full((*images.shape[1:3], 3), 255, np.uint8)]]
+        plot_tiles(path, blank, [[""]], "no mistakes")
     return len(worst)

@@ -40,23 +40,21 @@ def overlay(image_u8: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def plot_class_grid(path: Path, images: np.ndarray, masks: np.ndarray, titles: list[str], heading: str) -> None:
     """Top row the images, bottom row their overlays; one column per sample."""
-    import matplotlib
+    from imgstudy.evaluation.plots import plot_tiles, rgb_tile
 
-    matplotlib.use("Agg")  # files only; no display on servers
-    import matplotlib.pyplot as plt
+    overlays = [overlay_tile(image, mask) for image, mask in zip(images, masks)]
+    plot_tiles(path, [[rgb_tile(image) for image in images], overlays], [titles, [""] * len(titles)], heading)
 
-    n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 3.8), squeeze=False)
-    for i in range(n):
-        axes[0, i].imshow(images[i].squeeze(), cmap="gray" if images[i].shape[-1] == 1 else None)
-        axes[0, i].set_title(titles[i], fontsize=8)
-        axes[1, i].imshow(overlay(images[i], masks[i]), interpolation="bilinear")
-        for ax in axes[:, i]:
-            ax.axis("off")
-    fig.suptitle(heading, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+
+def overlay_tile(image: np.ndarray, mask: np.ndarray, side: int = 96) -> np.ndarray:
+    """The overlay drawn at about `side` px: the image enlarged by whole pixels, the map resized smoothly
+    (its coarse cells would otherwise show as blocks)."""
+    import cv2
+
+    factor = max(1, side // max(image.shape[:2]))
+    big = np.kron(image, np.ones((factor, factor, 1), np.uint8)) if factor > 1 else image
+    smooth = cv2.resize(mask.astype(np.float32), (big.shape[1], big.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return overlay(big, smooth)
 
 
 def pick_samples(labels: np.ndarray, preds: np.ndarray, num_classes: int, per_class: int) -> dict[int, np.ndarray]:

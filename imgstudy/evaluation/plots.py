@@ -100,3 +100,33 @@ def plot_robustness_overview(path: Path, per_corruption: dict[str, dict[str, flo
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_tiles(path: Path, tiles: list[list[np.ndarray | None]], titles: list[list[str]], heading: str) -> None:
+    """Rows of equally sized (H, W, 3) uint8 tiles (None: an empty place) as one image, a title above each:
+    one axes however many tiles, where a subplot per tile costs a tenth of a second each to draw."""
+    h, w = next(t for row in tiles for t in row if t is not None).shape[:2]
+    gap, band = max(2, w // 16), h // 2  # between tiles; above each row, for the titles
+    cols = max(len(row) for row in tiles)
+    canvas = np.full((len(tiles) * (band + h) + gap, cols * (w + gap) + gap, 3), 255, np.uint8)
+    for r, row in enumerate(tiles):
+        for c, tile in enumerate(row):
+            if tile is not None:
+                top, left = r * (band + h) + band, gap + c * (w + gap)
+                canvas[top : top + h, left : left + w] = tile
+    fig, ax = plt.subplots(figsize=(max(3.0, 1.6 * cols), 1.9 * len(tiles) + 0.3))
+    ax.imshow(canvas, interpolation="nearest")
+    ax.axis("off")
+    for r, row in enumerate(titles):
+        for c, title in enumerate(row):
+            ax.text(gap + c * (w + gap) + w / 2, r * (band + h) + band - 1, title, ha="center", va="bottom", fontsize=7)
+    ax.set_title(heading, fontsize=9)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def rgb_tile(image: np.ndarray, side: int = 96) -> np.ndarray:
+    """(H, W, 1 or 3) uint8 -> (side', side', 3), enlarged by whole pixels (nearest) to about `side`."""
+    rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+    factor = max(1, side // max(image.shape[:2]))
+    return np.kron(rgb, np.ones((factor, factor, 1), np.uint8)) if factor > 1 else rgb
