@@ -1,9 +1,9 @@
 """The machine a benchmark ran on, and results kept per kind of machine.
 
-Figures of one kind of CPU never overwrite another's: bench/results.json holds one entry per kind
-(amx: Intel Xeon with AMX; amd_bf16: AMD with AVX512-BF16, e.g. EPYC Zen 5; avx512: AVX512 without
-either, e.g. a Xeon whose VM hides AMX; avx2: AVX2 only, e.g. an older AMD EPYC), each with the CPU
-record it was measured on.
+Figures of one kind of CPU never overwrite another's: bench/results.json holds one entry per kind and
+generation (imgstudy/core/machine.py: amx_spr, amx_emr, amx_gnr or amx for an Intel Xeon with AMX;
+amd_zen4, amd_zen5 for an AMD EPYC with AVX512-BF16; avx512_bf16 for a Xeon whose VM hides AMX; avx512;
+avx2), each with the CPU record it was measured on.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
     make bench        # = .venv/bin/python bench/run.py   (about 30 minutes on 2 cores)
     .venv/bin/python bench/run.py --skip-grid           # without building the default study
 
-Writes bench/results.json (one entry per kind of CPU: amx, amd_bf16, avx512, avx2; a run on one kind keeps
-the others') and bench/results.md (the tables the README links).
+Writes bench/results.json (one entry per kind of CPU and generation - amx_spr, amd_zen4, amd_zen5, avx512_bf16,
+avx2, ... (imgstudy/core/machine.py); a run on one kind keeps the others') and bench/results.md.
 
 - speedup_vs_plain_{224,64}: train images/s of our engine (uint8 arrays decoded once, batched
   tensor augmentation, channels_last, precision auto) over the plain pipeline (torchvision
@@ -13,27 +13,26 @@ the others') and bench/results.md (the tables the README links).
 - accuracy_delta_vs_plain: our test accuracy minus the plain one's in the 64 px comparison.
 - data_path_ratio: our train step throughput over the model's bare step on a batch in memory.
 - fp32_peak_fraction, bf16_peak_fraction: achieved FLOP/s of the ResNet18 224 px train step (FLOPs
-  from torch.utils.flop_counter) in fp32 / bf16 autocast, over the best matmul FLOP/s of that
-  dtype over sizes 1024-4096 measured in the same run.
+  from torch.utils.flop_counter) in fp32 / bf16 autocast, over the peak of that arithmetic: the higher
+  of the best matmul over sizes 1024-4096 measured in the same run and cores x FLOP/cycle x clock
+  (bench/peaks.py); never above 1.
 - compile_speedup_64, feature_cache_speedup: torch.compile over eager; a frozen VGG19 at 224 px
   running its backbone every epoch over training the head on cached features.
 - mnist_cnn_epoch_seconds: one epoch of the MNIST study's CNN over 50,000 digits with its augmentation.
 - segmentation_{64,128}: UNet train images/s per precision and memory format.
 - inference: the default study's best model: latency_ms_b1 and images/s at batch 256 with PyTorch
   eager, ONNX Runtime and bf16 (where fast), and each path's largest probability difference.
-- grid_minutes, noop_repro_seconds, peak_rss_mb: the default pipeline built from scratch.
+- make_run_minutes, stage_seconds, stage_kind_seconds, noop_repro_seconds, start_up_seconds: the default
+  study built from scratch by the code at --before and by this tree, one after the other, each stage timed
+  from DVC's verbose log; `dvc repro` with nothing to do against DVC's floor (bench/stages.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +42,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import machine  # noqa: E402
+import peaks as P  # noqa: E402
 import training as T  # noqa: E402
 from inference import inference_paths  # noqa: E402
 
+import stages as S  # noqa: E402
+
 REPEATS = 3
+BEFORE = "5cb8a02"  # the code before the stages were merged and their imports made lazy (the previous round)
 
 
 def versus_plain(results: dict, rows: list, tmp: Path) -> None:
@@ -93,13 +96,15 @@ def versus_plain(results: dict, rows: list, tmp: Path) -> None:
 def peaks(results: dict, rows: list) -> None:
     bf16 = T.choose_precision("bf16", T.CPU)
     for name, precision, dtype in (("fp32", T.FP32, torch.float32), ("bf16", bf16, torch.bfloat16)):
-        _, flops = T.bare_step_rate(224, 16, precision, steps=3)
-        peak = T.matmul_peak(dtype)
+        _, flops = P.bare_step_rate(224, 16, precision, steps=3)
+        matmul, theory = P.matmul_peak(dtype), P.theoretical_peak(name)
+        peak = max(matmul, theory)
         results[f"{name}_peak_fraction"] = flops / peak
-        results[f"{name}_matmul_gflops"] = peak / 1e9
+        results[f"{name}_matmul_gflops"], results[f"{name}_theoretical_gflops"] = matmul / 1e9, theory / 1e9
         rows.append(
             (
-                f"ResNet18 224 px train step, {name}: achieved / best matmul GFLOP/s (sizes 1024-4096)",
+                f"ResNet18 224 px train step, {name}: achieved / peak GFLOP/s (the higher of the best matmul, "
+                f"{matmul / 1e9:.0f}, and cores x FLOP/cycle x clock, {theory / 1e9:.0f})",
                 f"{flops / 1e9:.0f} / {peak / 1e9:.0f}",
                 f"{flops / peak:.2f}",
             )
@@ -164,60 +169,14 @@ def inference(results: dict, rows: list, model: Path) -> None:
         )
 
 
-def default_grid(keep: Path) -> dict:
-    """Build the default pipeline from scratch in a temporary copy, then time a no-op repro; the
-    best model is kept at `keep` for the inference benchmark."""
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "GIT_AUTHOR_NAME": "bench",
-        "GIT_AUTHOR_EMAIL": "bench@example.com",
-        "GIT_COMMITTER_NAME": "bench",
-        "GIT_COMMITTER_EMAIL": "bench@example.com",
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp) / "study"
-        for name in (
-            "dvc.yaml",
-            "params.yaml",
-            "imgstudy",
-            "stages",
-            ".dvc/config",
-            ".dvc/plots",
-            ".dvcignore",
-            ".gitignore",
-        ):
-            src, dst = ROOT / name, repo / name
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            (
-                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-                if src.is_dir()
-                else shutil.copy2(src, dst)
-            )
-        for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench"]):
-            subprocess.run(cmd, cwd=repo, env=env, check=True)
-        start = time.perf_counter()
-        subprocess.run(["dvc", "repro", "-q"], cwd=repo, env=env, check=True)
-        grid = time.perf_counter() - start
-        start = time.perf_counter()
-        out = subprocess.run(["dvc", "repro"], cwd=repo, env=env, check=True, capture_output=True, text=True)
-        noop = time.perf_counter() - start
-        assert "Running stage" not in out.stdout, out.stdout
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(repo / "best_model" / "model.pt", keep)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest process waited for
-    return {"grid_minutes": grid / 60, "noop_repro_seconds": noop, "peak_rss_mb": peak_kb / 1024}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--skip-grid",
         action="store_true",
-        help="skip building the default pipeline (the inference "
-        "benchmark then uses best_model/model.pt of this checkout)",
+        help="skip building the default study twice (the inference benchmark then uses best_model/model.pt)",
     )
+    parser.add_argument("--before", default=BEFORE, help="the code the stage times are compared with (a git rev)")
     args = parser.parse_args()
     torch.manual_seed(0)
     results: dict = {}
@@ -225,11 +184,11 @@ def main() -> None:
     model = ROOT / "best_model" / "model.pt"
     if not args.skip_grid:
         model = ROOT / "bench" / "out" / "best_model.pt"
-        grid = default_grid(model)
-        results.update(grid)
-        rows.append(("default grid (params.yaml) from scratch", f"{grid['grid_minutes']:.1f} min", ""))
-        rows.append(("`dvc repro` with nothing changed", f"{grid['noop_repro_seconds']:.1f} s", ""))
-        rows.append(("peak memory of the largest stage process", f"{grid['peak_rss_mb']:.0f} MB", ""))
+        stage_results, stage_rows = S.compare_versions(args.before, model)
+        results.update(stage_results)
+        rows += stage_rows
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest process waited for
+        rows.append(("peak memory of the largest stage process", f"{peak_kb / 1024:.0f} MB", ""))
     with tempfile.TemporaryDirectory() as tmp:
         versus_plain(results, rows, Path(tmp))
     peaks(results, rows)

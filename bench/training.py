@@ -131,48 +131,6 @@ def plain(train, test, side: int, epochs: int, batch: int, folder: Path) -> tupl
     return len(loader.dataset) * epochs / seconds, correct / len(test_loader.dataset)
 
 
-def bare_step_rate(side: int, batch: int, precision: Precision = FP32, steps: int = 6) -> tuple[float, float]:
-    """(images/s, FLOP/s) of the ResNet18 train step on one batch already in memory."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    torch.manual_seed(0)
-    model = build_model("resnet18", 3, 4, side, **RESNET).to(memory_format=torch.channels_last).train()
-    optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
-    x = torch.randn(batch, 3, side, side).contiguous(memory_format=torch.channels_last)
-    y = torch.arange(batch) % 4
-
-    def step():
-        with precision.autocast(CPU):
-            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    with FlopCounterMode(display=False) as counter:
-        step()
-    step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    seconds = (time.perf_counter() - start) / steps
-    return batch / seconds, counter.get_total_flops() / seconds
-
-
-def matmul_peak(dtype: torch.dtype, sizes=(1024, 2048, 4096), seconds: float = 1.0) -> float:
-    """The machine's matmul FLOP/s in `dtype`: the best over several sizes, each after a warm-up
-    and timed over about `seconds` (one small matmul under-reads what AMX reaches on large ones)."""
-    best = 0.0
-    for n in sizes:
-        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-        a @ b
-        reps, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds or reps < 2:
-            a @ b
-            reps += 1
-        best = max(best, 2 * n**3 * reps / (time.perf_counter() - start))
-    return best
-
-
 def feature_cache_speedup(side: int = 224, n: int = 64, batch: int = 16) -> tuple[float, float, float]:
     """(speedup, seconds per epoch running the frozen backbone, seconds per epoch on cached features)."""
     x = torch.from_numpy(quadrant_rgb(n, side, 3)[0])
