@@ -117,3 +117,13 @@ def test_no_import_cycle_inside_the_library() -> None:
 
 def test_a_cycle_is_found() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_stages_are_thin_and_modules_small() -> None:
+    """A stage parses, loads, calls the library and prints (30 lines at most); no module of the project
+    over 250 lines; dvc.yaml within 220."""
+    stages = {p.name: len(p.read_text().splitlines()) for p in (ROOT / "stages").glob("*.py")}
+    assert max(stages.values()) <= 30, stages
+    big = {str(p.relative_to(ROOT)): n for p in sources() if (n := len(p.read_text().splitlines())) > 250}
+    assert not big, big
+    assert len((ROOT / "dvc.yaml").read_text().splitlines()) <= 220

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, project_env
-from tools import results
+from tools import staleness
 
 
 def committed(path: str) -> str:
@@ -30,7 +30,7 @@ def test_the_committed_default_study_ran_the_committed_code(tmp_path: Path, monk
         (tmp_path / name).write_text(committed(name))
     monkeypatch.setenv("PATH", project_env()["PATH"])
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-    stale = results.stale_code(tmp_path / "params.yaml", tmp_path / "dvc.lock")
+    stale = staleness.stale_code(tmp_path / "params.yaml", tmp_path / "dvc.lock")
     assert not stale, f"the committed default study ran other code; rebuild it (make run) and commit: {stale}"
 
 

@@ -11,7 +11,7 @@ import yaml
 from conftest import copy_project, edit_params, project_env, sh
 from imgstudy.core.errors import UserError
 from imgstudy.params import read_yaml, yaml_text
-from tools import preset, results
+from tools import preset, results, staleness
 
 
 def report(**accuracies: float) -> dict:
@@ -111,7 +111,7 @@ def test_the_check_names_the_code_a_study_ran_that_has_changed_since(tmp_path, m
         f.write("# edited after the study was built\n")
     monkeypatch.setenv("PATH", project_env()["PATH"])  # this interpreter's dvc
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-    stale = results.stale_code(built / "params.yaml", built / "dvc.lock", root)
+    stale = staleness.stale_code(built / "params.yaml", built / "dvc.lock", root)
     built_stages = ("download", "preprocess", "split")  # the others were never built: every dep is new to them
     assert {s: paths for s, paths in stale.items() if s in built_stages} == {"split": ["stages/split.py"]}, stale
 
@@ -127,5 +127,5 @@ def test_a_study_whose_params_no_longer_fit_the_pipeline_is_stale(tmp_path, monk
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(old))
     (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
     monkeypatch.setenv("PATH", project_env()["PATH"])
-    stale = results.stale_code(tmp_path / "params.yaml", tmp_path / "dvc.lock", root)
+    stale = staleness.stale_code(tmp_path / "params.yaml", tmp_path / "dvc.lock", root)
     assert list(stale) == ["(every stage)"] and "paths.timings" in stale["(every stage)"][0], stale
