@@ -59,18 +59,19 @@ lint: install
 	ruff format --check .
 
 # Debian packages the tests and presets use: Chromium for the browser tests (no browser download at run
-# time), Fashion-MNIST for its preset; one apt call for those missing. Needs root (or password-less
-# sudo); without them a warning here, and the tests that need them fail under CI (CI=true) instead
-# of skipping (the fashion_mnist preset downloads its data instead).
+# time), OpenSSH's server for the SSH remote's test, Fashion-MNIST for its preset; one apt call for
+# those missing. Needs root (or password-less sudo); without them a warning here, and the tests that
+# need them fail under CI (CI=true) instead of skipping (the fashion_mnist preset downloads its data).
 APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo -n apt-get)
 BROWSER := $(if $(shell command -v chromium >/dev/null && command -v chromedriver),,chromium chromium-driver)
 DATASETS := $(if $(wildcard /usr/share/datasets/fashion-mnist),,dataset-fashion-mnist)
+SSHD := $(if $(wildcard /usr/sbin/sshd),,openssh-server)
 install-apt = @[ -z "$(strip $(1))" ] || \
 	  { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $(1) >/dev/null; } || \
 	  echo "WARNING: could not install $(strip $(1))"
 
 system:
-	$(call install-apt,$(BROWSER) $(DATASETS))
+	$(call install-apt,$(BROWSER) $(SSHD) $(DATASETS))
 
 datasets:
 	$(call install-apt,$(DATASETS))
