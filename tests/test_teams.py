@@ -136,6 +136,9 @@ def test_a_grid_trained_on_two_machines_is_collected_on_a_third(built: Built, tm
     one, collected = lock(built.repo), lock(z)
     assert set(one) == set(collected)
     for stage in one:
+        outs = {o["path"]: o for o in collected[stage].get("outs", [])}
+        for out in one[stage].get("outs", []):  # the output by name, where one differs
+            assert out == outs.get(out["path"]), f"{stage}: output {out['path']} differs between the folders"
         for key in ("cmd", "deps", "params", "outs"):
             assert one[stage].get(key) == collected[stage].get(key), f"{stage}: {key} differs between the folders"
     a_teams_experiments(x, y, z)
