@@ -113,6 +113,7 @@ def test_every_per_variant_stage_has_a_run_cache_entry_that_push_carries(built: 
     assert len([p for p in (remote / "runs").rglob("*") if p.is_file()]) == len(DATA + PER_VARIANT)
 
 
+@pytest.mark.timeout(600)  # three clones build, push and pull; the session's one-machine build first
 def test_a_grid_trained_on_two_machines_is_collected_on_a_third(built: Built, tmp_path: Path) -> None:
     """Machine x trains F1, machine y F4, each pushing its outputs and run cache; machine z restores every
     stage from the run cache (`dvc repro --pull`), builds only compare and report, and its dvc.lock equals
