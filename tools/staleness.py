@@ -18,6 +18,7 @@ from imgstudy.params import read_yaml
 ROOT = Path(__file__).resolve().parents[1]
 # The dvc of this interpreter's environment, found also when the environment is not on PATH.
 DVC = (sys.executable, "-m", "dvc")
+EVERY = "(every stage)"  # the key of stale_code() when the study's params no longer load
 
 
 def run(*cmd: str, cwd: Path | str | None = None) -> str:
@@ -44,7 +45,7 @@ def stale_code(params: Path, lock: Path, root: Path = ROOT) -> dict[str, list[st
         try:
             status = run(*DVC, "status", "--json", cwd=tmp)
         except subprocess.CalledProcessError as e:  # the study's params no longer fit the pipeline
-            return {"(every stage)": [e.stderr.strip().splitlines()[-1] if e.stderr.strip() else str(e)]}
+            return {EVERY: [e.stderr.strip().splitlines()[-1] if e.stderr.strip() else str(e)]}
     stale = {}
     for stage, changes in json.loads(status or "{}").items():
         deps = [c.get("changed deps", {}) for c in changes if isinstance(c, dict)]
@@ -65,9 +66,12 @@ def check(root: Path = ROOT) -> bool:
     for folder in sorted(p for p in (root / "results").iterdir() if (p / "dvc.lock").is_file()):
         stale = stale_code(folder / "params.yaml", folder / "dvc.lock", root)
         paths = sorted({path for paths in stale.values() for path in paths})
-        print(
-            f"{folder.name}: "
-            + (f"{len(stale)} stages ran other code: {', '.join(paths)}" if stale else "matches the code")
-        )
+        if EVERY in stale:
+            print(f"{folder.name}: every stage is stale, its params no longer fit the pipeline: {paths[0]}")
+        else:
+            print(
+                f"{folder.name}: "
+                + (f"{len(stale)} stages ran other code: {', '.join(paths)}" if stale else "matches the code")
+            )
         current = current and not stale
     return current
