@@ -3,6 +3,7 @@ params.yaml that is not the study's preset."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -40,6 +41,22 @@ def test_the_table_sets_ours_beside_the_study_and_checks_targets() -> None:
     assert lines[3] == "| altered | 0.98 | 0.8960 | 0.98 | **no** | 004 l.1 |"
     assert lines[4] == "| best | - | 0.9970 |  |  | 004 l.1 |"
     assert lines[5] == "| best optimizer | adam | sgd (0.9970) |  |  | 004 l.1 |"
+
+
+def test_a_rebuild_says_which_numbers_moved_from_what_to_what(tmp_path) -> None:
+    reported = {"rows": [{"what": "altered", "ours": "cnn.altered_accuracy"}, {"what": "b", "ours": {"best_of": []}}]}
+    (tmp_path / "compare.json").write_text(json.dumps(report(cnn=0.9953, plain=0.9958)))
+    (tmp_path / "README.md").write_text("# Results\n\nBuilt by ...\nfrom commit e5da3b9, on AMD EPYC\n")
+    previous = results.previous_build(tmp_path)
+    lines = results.moved(previous, report(cnn=0.9964, plain=0.9958, gru=0.9965), reported)
+    assert lines[2] == "The previous build of this study (commit e5da3b9) beside this one."
+    assert lines[6:10] == [
+        "| cnn, accuracy | 0.9953 | 0.9964 |  |",
+        "| plain, accuracy | 0.9958 | 0.9958 | unchanged |",
+        "| gru, accuracy | - | 0.9965 |  |",
+        "| altered | 0.8953 | 0.8964 |  |",
+    ]
+    assert results.moved(results.previous_build(tmp_path / "none"), report(cnn=0.9), reported) == []
 
 
 @pytest.mark.parametrize("study", [p.stem for p in results.REPORTED.glob("*.yaml")])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -122,7 +123,48 @@ def time_table(report: dict, models: Path, timings: Path) -> list[str]:
     return lines
 
 
-def readme(study: str, reported: dict, report: dict, built: Params, plots: list[str], note: str) -> str:
+def moved(previous: dict | None, report: dict, reported: dict) -> list[str]:
+    """What a rebuild changed: the previous build's committed numbers beside this one's, for every variant (the
+    study's metric) and every reported row; nothing for a first build. A rebuilt number that moved says from
+    what to what, one that did not says unchanged."""
+    if previous is None:
+        return []
+    lines = [
+        "## Since the previous build",
+        "",
+        f"The previous build of this study (commit {previous['commit']}) beside this one.",
+        "",
+        "| what | before | now | |",
+        "|---|---|---|---|",
+    ]
+    metric, old = report["metric"], previous["report"]
+    rows = [(f"{name}, {metric}", f"{name}.{metric}") for name in report["variants"]]
+    rows += [(row["what"], row["ours"]) for row in reported["rows"] if isinstance(row["ours"], str)]
+    for what, ref in rows:
+        now = value(ref, report)[0]
+        try:
+            before = value(ref, old)[0]
+        except KeyError:  # a variant the previous build did not have
+            before = "-"
+        lines.append(f"| {what} | {before} | {now} | {'unchanged' if before == now else ''} |")
+    return [*lines, ""]
+
+
+def previous_build(out: Path) -> dict | None:
+    """The committed compare.json of results/<study>/ and the commit its README names, before a rebuild."""
+    if not (out / "compare.json").is_file():
+        return None
+    found = (
+        re.search(r"^from commit (\w+)", (out / "README.md").read_text(), re.M)
+        if (out / "README.md").is_file()
+        else None
+    )
+    return {"report": json.loads((out / "compare.json").read_text()), "commit": found.group(1) if found else "?"}
+
+
+def readme(
+    study: str, reported: dict, report: dict, built: Params, plots: list[str], note: str, previous: dict | None = None
+) -> str:
     cpu = machine_record()
     omp = os.environ.get("OMP_NUM_THREADS")
     threads = omp or (built.base.threads or "all cores")
@@ -142,6 +184,7 @@ def readme(study: str, reported: dict, report: dict, built: Params, plots: list[
         "",
         *reported_table(reported, report),
         "",
+        *moved(previous, report, reported),
         "## Every variant",
         "",
         "From compare.md (test set; brackets: bootstrap intervals):",
@@ -171,6 +214,7 @@ def write(study: str, params: Path, out: Path, note: str = "") -> Path:
     reported = read_yaml(REPORTED / f"{study}.yaml")
     compare = Path(built.paths.compare)
     report = json.loads((compare / "compare.json").read_text())
+    previous = previous_build(out)
     if out.exists():
         shutil.rmtree(out)
     (out / "plots").mkdir(parents=True)
@@ -181,7 +225,7 @@ def write(study: str, params: Path, out: Path, note: str = "") -> Path:
     plots = sorted(f.name for f in (compare / "plots").glob("*.png"))
     for name in plots:
         shutil.copy2(compare / "plots" / name, out / "plots" / name)
-    (out / "README.md").write_text(readme(study, reported, report, built, plots, note))
+    (out / "README.md").write_text(readme(study, reported, report, built, plots, note, previous))
     return out
 
 
