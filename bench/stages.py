@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections import defaultdict
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +55,28 @@ def checkout(rev: str | None, repo: Path) -> Path:
     return repo
 
 
+def old_packages(rev: str, where: Path) -> dict:
+    """What the code at `rev` needs and this environment no longer has (a requirement since dropped, such as
+    seaborn), installed into a folder of its own: the environment for `rev`'s build is {"PYTHONPATH": folder}.
+    The packages both share keep this environment's versions (a constraints file of what is installed)."""
+    pinned = subprocess.run(["git", "show", f"{rev}:requirements.txt"], cwd=ROOT, capture_output=True, text=True)
+    missing = []
+    for line in pinned.stdout.splitlines():
+        name = line.split("#")[0].strip().split("==")[0].split("[")[0]
+        if name:
+            try:
+                metadata.version(name)
+            except metadata.PackageNotFoundError:
+                missing.append(line.split("#")[0].strip())
+    if not missing:
+        return {}
+    installed = subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True, text=True, check=True)
+    (where / "constraints.txt").write_text(installed.stdout)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(where / "site")]
+    subprocess.run([*pip, "-c", str(where / "constraints.txt"), *missing], check=True)
+    return {"PYTHONPATH": str(where / "site")}
+
+
 def stage_seconds(log: str) -> dict[str, float]:
     """{stage: seconds} from `dvc repro -v`: from the first debug line naming the stage as changed to the
     one with its computed md5 (the stage's command and its outputs' hashing)."""
@@ -84,21 +107,26 @@ def by_kind(seconds: dict[str, float]) -> dict[str, float]:
 def build(rev: str | None, where: Path) -> dict:
     """The default study from scratch at `rev` (None: this tree): wall time, seconds per stage, a no-op repro."""
     repo = checkout(rev, where)
+    extra = old_packages(rev, where.parent / f"{where.name}-packages") if rev else {}
     began = time.perf_counter()
-    log = subprocess.run(["dvc", "repro", "-v"], cwd=repo, env=env(), capture_output=True, text=True, check=True)
+    log = subprocess.run(["dvc", "repro", "-v"], cwd=repo, env={**env(), **extra}, capture_output=True, text=True)
+    if log.returncode:
+        raise SystemExit(f"`dvc repro` of {rev or 'this tree'} failed:\n{log.stderr[-3000:]}")
     wall = time.perf_counter() - began
     began = time.perf_counter()
-    out = subprocess.run(["dvc", "repro"], cwd=repo, env=env(), capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["dvc", "repro"], cwd=repo, env={**env(), **extra}, capture_output=True, text=True).stdout
     noop = time.perf_counter() - began
     assert "Running stage" not in out, out
     seconds = stage_seconds(log.stdout + log.stderr)
-    return {"minutes": wall / 60, "noop_seconds": noop, "stages": len(seconds), "seconds": seconds, "repo": repo}
+    return {"minutes": wall / 60, "noop_seconds": noop, "stages": len(seconds), "seconds": seconds, "repo": repo,
+            "env": extra}  # fmt: skip
 
 
-def start_up(repo: Path, module: str) -> float:
+def start_up(repo: Path, module: str, extra: dict) -> float:
     """Seconds of `python -m <module> --help`: the imports a stage pays before any work."""
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", module, "--help"], cwd=repo, env=env(), capture_output=True, check=True)
+    subprocess.run([sys.executable, "-m", module, "--help"], cwd=repo, env={**env(), **extra}, capture_output=True,
+                   check=True)  # fmt: skip
     return time.perf_counter() - began
 
 
@@ -124,7 +152,9 @@ def compare_versions(before: str, keep_model: Path) -> tuple[dict, list[tuple[st
     with tempfile.TemporaryDirectory() as tmp:
         old, new = build(before, Path(tmp) / "before"), build(None, Path(tmp) / "now")
         floor = dvc_floor(new["stages"], Path(tmp) / "floor")
-        starts = {name: start_up(run["repo"], "stages.train") for name, run in (("before", old), ("now", new))}
+        starts = {
+            name: start_up(run["repo"], "stages.train", run["env"]) for name, run in (("before", old), ("now", new))
+        }
         keep_model.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(new["repo"] / "best_model" / "model.pt", keep_model)
     kinds = {name: by_kind(run["seconds"]) for name, run in (("before", old), ("now", new))}
