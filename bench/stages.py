@@ -71,6 +71,7 @@ def old_packages(rev: str, where: Path) -> dict:
     if not missing:
         return {}
     installed = subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True, text=True, check=True)
+    where.mkdir(parents=True, exist_ok=True)
     (where / "constraints.txt").write_text(installed.stdout)
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(where / "site")]
     subprocess.run([*pip, "-c", str(where / "constraints.txt"), *missing], check=True)
