@@ -82,7 +82,7 @@ def versus_plain(results: dict, rows: list, tmp: Path) -> None:
                     f"{ours_acc - plain_acc:+.4f}",
                 )
             )
-            bare_ips, _ = T.bare_step_rate(64, batch, T.auto(), steps=20)
+            bare_ips, _ = P.bare_step_rate(64, batch, T.auto(), steps=20)
             results["data_path_ratio"] = ours_ips / bare_ips
             rows.append(
                 (
@@ -189,6 +189,7 @@ def main() -> None:
         rows += stage_rows
         peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest process waited for
         rows.append(("peak memory of the largest stage process", f"{peak_kb / 1024:.0f} MB", ""))
+        machine.save(ROOT / "bench" / "results.json", results, rows)  # kept if a later measure fails
     with tempfile.TemporaryDirectory() as tmp:
         versus_plain(results, rows, Path(tmp))
     peaks(results, rows)
