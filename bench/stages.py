@@ -108,26 +108,25 @@ def by_kind(seconds: dict[str, float]) -> dict[str, float]:
 def build(rev: str | None, where: Path) -> dict:
     """The default study from scratch at `rev` (None: this tree): wall time, seconds per stage, a no-op repro."""
     repo = checkout(rev, where)
-    extra = old_packages(rev, where.parent / f"{where.name}-packages") if rev else {}
+    run_env = {**env(), **(old_packages(rev, where.parent / f"{where.name}-packages") if rev else {})}
     began = time.perf_counter()
-    log = subprocess.run(["dvc", "repro", "-v"], cwd=repo, env={**env(), **extra}, capture_output=True, text=True)
+    log = subprocess.run(["dvc", "repro", "-v"], cwd=repo, env=run_env, capture_output=True, text=True)
     if log.returncode:
         raise SystemExit(f"`dvc repro` of {rev or 'this tree'} failed:\n{log.stderr[-3000:]}")
     wall = time.perf_counter() - began
     began = time.perf_counter()
-    out = subprocess.run(["dvc", "repro"], cwd=repo, env={**env(), **extra}, capture_output=True, text=True).stdout
+    out = subprocess.run(["dvc", "repro"], cwd=repo, env=run_env, capture_output=True, text=True).stdout
     noop = time.perf_counter() - began
     assert "Running stage" not in out, out
     seconds = stage_seconds(log.stdout + log.stderr)
     return {"minutes": wall / 60, "noop_seconds": noop, "stages": len(seconds), "seconds": seconds, "repo": repo,
-            "env": extra}  # fmt: skip
+            "env": run_env}  # fmt: skip
 
 
-def start_up(repo: Path, module: str, extra: dict) -> float:
+def start_up(repo: Path, module: str, run_env: dict) -> float:
     """Seconds of `python -m <module> --help`: the imports a stage pays before any work."""
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", module, "--help"], cwd=repo, env={**env(), **extra}, capture_output=True,
-                   check=True)  # fmt: skip
+    subprocess.run([sys.executable, "-m", module, "--help"], cwd=repo, env=run_env, capture_output=True, check=True)
     return time.perf_counter() - began
 
 

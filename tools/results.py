@@ -154,11 +154,8 @@ def previous_build(out: Path) -> dict | None:
     """The committed compare.json of results/<study>/ and the commit its README names, before a rebuild."""
     if not (out / "compare.json").is_file():
         return None
-    found = (
-        re.search(r"^from commit (\w+)", (out / "README.md").read_text(), re.M)
-        if (out / "README.md").is_file()
-        else None
-    )
+    text = (out / "README.md").read_text() if (out / "README.md").is_file() else ""
+    found = re.search(r"^from commit (\w+)", text, re.M)
     return {"report": json.loads((out / "compare.json").read_text()), "commit": found.group(1) if found else "?"}
 
 
